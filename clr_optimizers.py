@@ -1,0 +1,1175 @@
+"""Keras 2.3.1 optimizers with cyclical learning rates computed in the graph.
+
+The seven standard Keras optimizers (SGD, RMSprop, Adagrad, Adadelta, Adam,
+Adamax, Nadam), each taking the arguments of its `keras.optimizers` namesake
+plus `clr`, a dict that turns on a cyclical learning rate (Smith, 2017).  The
+schedule is evaluated inside the training graph at every update: no callback,
+no extra session run, deterministic, and saved with the model.
+
+```python
+from clr_optimizers import *
+model.compile(optimizer=Adam(lr=0.001, clr={'max_lr': 0.006,
+                                            'step_size': 2000}),
+              loss='binary_crossentropy')
+```
+
+# Step convention
+Let k be the number of updates already applied (k = 0 for the first).  Every
+read of the step counter within one update sees k (the schedule, `decay`, and
+the bias correction of Adam, Adamax and Nadam with t = k + 1); the counters are
+incremented after all of the update's reads, ordered by control dependencies.
+
+# References
+    - [Cyclical Learning Rates for Training Neural Networks](
+       https://arxiv.org/abs/1506.01186)
+"""
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import difflib
+import math
+import numbers
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+from keras import backend as K
+from keras import callbacks as keras_callbacks
+from keras import optimizers as keras_optimizers
+from keras.legacy import interfaces
+from keras.utils.generic_utils import get_custom_objects
+
+__all__ = ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam',
+           'clr_schedule', 'custom_objects', 'register_scale_fn',
+           'OptimizerStateError', 'LRLogger', 'AtomicModelCheckpoint',
+           ]
+
+
+class OptimizerStateError(Exception):
+    """The optimizer state given to `set_weights` does not fit the optimizer.
+
+    Deliberately not a `ValueError`: Keras's `load_model` catches
+    `ValueError` from `set_weights` and silently continues with a freshly
+    initialized optimizer, which would restart the schedule.
+    """
+
+
+# ---------------------------------------------------------------------------
+# The `clr` dict: keys, defaults and validation (one place for all seven).
+# ---------------------------------------------------------------------------
+
+_MODES = ('triangular', 'triangular2', 'exp_range')
+_SCALE_MODES = ('cycle', 'iterations')
+_CLR_KEYS = ('max_lr', 'step_size', 'step_size_down', 'mode', 'gamma',
+             'scale_fn', 'scale_mode', 'base_momentum', 'max_momentum')
+
+
+class _Spec(object):
+    """The validated `clr` settings, as float values with defaults filled in."""
+
+    def __init__(self, **entries):
+        self.__dict__.update(entries)
+
+
+def _number(where, value, allowed, test):
+    """Checks that `value` is a finite real number passing `test`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError('%s must be a number %s; got %r (%s).'
+                        % (where, allowed, value, type(value).__name__))
+    if not (math.isfinite(float(value)) and test(float(value))):
+        raise ValueError('%s must be a finite number %s; got %r.'
+                         % (where, allowed, value))
+    return float(value)
+
+
+def _choice(where, value, choices):
+    if value not in choices:
+        raise ValueError('%s must be one of %s; got %r.'
+                         % (where, ', '.join(repr(c) for c in choices), value))
+    return value
+
+
+def _validate_clr(clr, lr, momentum_arg, owner):
+    """Validates a `clr` dict against the optimizer's base learning rate.
+
+    # Arguments
+        clr: the user's dict.
+        lr: float, the base (lower) learning rate.
+        momentum_arg: name of the argument cyclical momentum drives
+            ('momentum' or 'beta_1'), or None when the optimizer has none.
+        owner: name used in messages.
+
+    # Returns
+        A `_Spec`.
+
+    # Raises
+        TypeError, ValueError: naming the key, the value and what is allowed.
+    """
+    if not isinstance(clr, dict):
+        raise TypeError('clr must be a dict such as {"max_lr": 0.006, '
+                        '"step_size": 2000} or None; got %r (%s).'
+                        % (clr, type(clr).__name__))
+    for key in clr:
+        if key not in _CLR_KEYS:
+            close = difflib.get_close_matches(str(key), _CLR_KEYS, n=1)
+            hint = (' Did you mean %r?' % close[0]) if close else ''
+            raise ValueError('Unknown clr key %r (value %r).%s Allowed keys: %s.'
+                             % (key, clr[key], hint, ', '.join(_CLR_KEYS)))
+    for key in ('max_lr', 'step_size'):
+        if key not in clr:
+            raise ValueError('clr is missing the required key %r; got %r.'
+                             % (key, clr))
+    max_lr = _number("clr['max_lr']", clr['max_lr'],
+                     '>= 0 and >= the base learning rate (%r)' % lr,
+                     lambda v: v >= 0 and v >= lr)
+    step_up = _number("clr['step_size']", clr['step_size'],
+                      '> 0 (updates per half cycle)', lambda v: v > 0)
+    step_down = None
+    if clr.get('step_size_down') is not None:
+        step_down = _number("clr['step_size_down']", clr['step_size_down'],
+                            '> 0 (updates in the falling half)',
+                            lambda v: v > 0)
+    mode = _choice("clr['mode']", clr.get('mode', 'triangular'), _MODES)
+    gamma = 1.0
+    if 'gamma' in clr:
+        gamma = _number("clr['gamma']", clr['gamma'], 'in (0, 1]',
+                        lambda v: 0 < v <= 1)
+        if mode != 'exp_range':
+            raise ValueError("clr['gamma'] = %r is only used by mode "
+                             "'exp_range'; mode is %r." % (clr['gamma'], mode))
+    scale_fn = clr.get('scale_fn')
+    if scale_fn is not None and not callable(scale_fn):
+        raise TypeError("clr['scale_fn'] must be a callable mapping a float32 "
+                        "tensor to a float32 tensor; got %r." % (scale_fn,))
+    if scale_fn is not None and mode != 'triangular':
+        raise ValueError("clr['scale_fn'] replaces the mode; give one of them, "
+                         "not mode %r as well." % mode)
+    scale_mode = 'cycle'
+    if 'scale_mode' in clr:
+        scale_mode = _choice("clr['scale_mode']", clr['scale_mode'],
+                             _SCALE_MODES)
+        if scale_fn is None:
+            raise ValueError("clr['scale_mode'] = %r is only used with "
+                             "clr['scale_fn'], which is not given."
+                             % (clr['scale_mode'],))
+    has_base = clr.get('base_momentum') is not None
+    has_max = clr.get('max_momentum') is not None
+    momentum = None
+    if has_base or has_max:
+        if momentum_arg is None:
+            raise ValueError('%s has no momentum: clr keys base_momentum and '
+                             'max_momentum are for SGD, Adam, Adamax and Nadam; '
+                             'got base_momentum=%r, max_momentum=%r.'
+                             % (owner, clr.get('base_momentum'),
+                                clr.get('max_momentum')))
+        if not (has_base and has_max):
+            raise ValueError('clr needs base_momentum and max_momentum '
+                             'together; got base_momentum=%r, max_momentum=%r.'
+                             % (clr.get('base_momentum'),
+                                clr.get('max_momentum')))
+        base_m = _number("clr['base_momentum']", clr['base_momentum'],
+                         'in [0, 1)', lambda v: 0 <= v < 1)
+        max_m = _number("clr['max_momentum']", clr['max_momentum'],
+                        'in [0, 1) and >= base_momentum (%r)'
+                        % clr['base_momentum'],
+                        lambda v: base_m <= v < 1)
+        momentum = (base_m, max_m)
+    return _Spec(max_lr=max_lr, step_up=step_up, step_down=step_down,
+                 mode=mode, gamma=gamma, scale_fn=scale_fn,
+                 scale_mode=scale_mode, momentum=momentum)
+
+
+# ---------------------------------------------------------------------------
+# The schedule: one function, written once over two sets of float32 ops.
+# ---------------------------------------------------------------------------
+
+class _GraphOps(object):
+    """float32 backend ops: the schedule as it runs in the training graph."""
+    floor = staticmethod(tf.floor)
+    abs = staticmethod(tf.abs)
+    where = staticmethod(tf.where)
+
+    @staticmethod
+    def const(x):
+        return tf.constant(x, dtype=tf.float32)
+
+    @staticmethod
+    def maximum(x, y):
+        return tf.maximum(x, y)
+
+    @staticmethod
+    def pow(x, y):
+        return tf.pow(x, y)
+
+    @staticmethod
+    def fma(a, b, h):
+        """a + b * h rounded once to float32 (as a fused multiply-add)."""
+        f64 = tf.float64
+        return tf.cast(tf.cast(a, f64) + tf.cast(b, f64) * tf.cast(h, f64),
+                       tf.float32)
+
+    @staticmethod
+    def scale_fn(fn, x):
+        return fn(x)
+
+
+class _NumpyOps(object):
+    """The same float32 operations in numpy, for plots and tests."""
+    floor = staticmethod(np.floor)
+    abs = staticmethod(np.abs)
+    where = staticmethod(np.where)
+
+    @staticmethod
+    def const(x):
+        return np.float32(x)
+
+    @staticmethod
+    def maximum(x, y):
+        return np.maximum(x, y)
+
+    @staticmethod
+    def pow(x, y):
+        with np.errstate(over='ignore'):   # 2**cycle -> inf: scale 0
+            return np.power(np.float32(x), y).astype(np.float32)
+
+    @staticmethod
+    def fma(a, b, h):
+        f64 = np.float64
+        return (np.asarray(a, f64) + np.asarray(b, f64) * np.asarray(h, f64)
+                ).astype(np.float32)
+
+    @staticmethod
+    def scale_fn(fn, x):
+        """Evaluates a backend `scale_fn` one scalar at a time, as the graph
+        does, so that transcendental functions round identically."""
+        with tf.Graph().as_default(), tf.Session() as sess:
+            arg = tf.placeholder(tf.float32, shape=())
+            out = tf.cast(fn(arg), tf.float32)
+            values = {v: sess.run(out, {arg: v}) for v in np.unique(x)}
+        return np.vectorize(lambda v: values[v], otypes=[np.float32])(x)
+
+
+def _schedule(ops, k, c, lr, decay, spec, max_lr, step_up, step_down):
+    """The learning rate (and momentum) used by update k.
+
+    # Arguments
+        ops: `_GraphOps` or `_NumpyOps`.
+        k: float32, updates already applied (the global step count).
+        c: float32, the cycle counter (k since the last `reset_cycle`).
+        lr: float32, the base learning rate.
+        decay: float32 or None: `lr / (1 + decay * k)` lowers the floor.
+        spec: `_Spec` from `_validate_clr`, or None for a constant rate.
+        max_lr, step_up, step_down: float32 bounds (step_down None when the
+            cycle is symmetric).
+
+    # Returns
+        (lr_k, momentum_k), momentum_k None when momentum does not cycle.
+    """
+    one = ops.const(1.)
+    if decay is not None:
+        lr = lr * (one / (one + decay * k))       # keras 2.3.1's decay formula
+    if spec is None:
+        return lr, None
+    if step_down is None:
+        # Smith's triangular window, as the seed notebook computes it.
+        r = c * (one / step_up)
+        cycle = ops.floor(one + r * ops.const(.5))
+        # 2 * cycle - 1 is an exact integer, so grappler's reassociation of
+        # constants cannot change the rounding of x.
+        x = ops.abs(r - (ops.const(2.) * cycle - one))
+        s = ops.maximum(ops.const(0.), one - x)
+    else:
+        # Asymmetric cycle: step_up updates rising, step_down falling.
+        total = step_up + step_down
+        cycle = ops.floor(one + c / total)
+        pos = c - (cycle - one) * total
+        s = ops.where(pos <= step_up, pos / step_up, (total - pos) / step_down)
+    if spec.scale_fn is not None:
+        scale = ops.scale_fn(spec.scale_fn,
+                             cycle if spec.scale_mode == 'cycle' else c)
+    elif spec.mode == 'triangular2':
+        scale = one / ops.pow(ops.const(2.), cycle - one)
+    elif spec.mode == 'exp_range':
+        scale = ops.pow(ops.const(spec.gamma), c)
+    else:
+        scale = None
+    h = s if scale is None else s * scale
+    lr_k = ops.fma(lr, max_lr - lr, h)
+    momentum_k = None
+    if spec.momentum is not None:
+        base_m, max_m = (ops.const(m) for m in spec.momentum)
+        momentum_k = ops.fma(max_m, base_m - max_m, h)
+    return lr_k, momentum_k
+
+
+def clr_schedule(iterations, lr, clr, decay=0.0, cycle_iterations=None,
+                 return_momentum=False):
+    """The float32 learning rates the optimizers use, computed in numpy.
+
+    Bit-identical to what the graph computes for the same settings, so it
+    serves for plots and tests.
+
+    # Arguments
+        iterations: int or array of ints, k: updates already applied.
+        lr: float, the optimizer's (base) learning rate.
+        clr: the `clr` dict, or None.
+        decay: float >= 0, the optimizer's `decay`.
+        cycle_iterations: the cycle counter (defaults to `iterations`, i.e.
+            no `reset_cycle`).
+        return_momentum: also return the cyclical momentum (None when the
+            dict has no momentum bounds).
+
+    # Returns
+        float32 array of the learning rates used by updates `iterations`
+        (and the momentum array when `return_momentum`).
+    """
+    k = np.asarray(iterations, dtype=np.int64).astype(np.float32)
+    c = k if cycle_iterations is None else (
+        np.asarray(cycle_iterations, dtype=np.int64).astype(np.float32))
+    lr = _number('lr', lr, '>= 0', lambda v: v >= 0)
+    decay = _number('decay', decay, '>= 0', lambda v: v >= 0)
+    spec = None if clr is None else _validate_clr(clr, lr, 'momentum',
+                                                  'clr_schedule')
+    f32 = np.float32
+    bounds = (None, None, None)
+    if spec is not None:
+        bounds = (f32(spec.max_lr), f32(spec.step_up),
+                  None if spec.step_down is None else f32(spec.step_down))
+    lr_k, momentum_k = _schedule(_NumpyOps, k, c, f32(lr) + np.zeros_like(k),
+                                 f32(decay) if decay > 0 else None, spec,
+                                 *bounds)
+    lr_k = np.asarray(lr_k, np.float32) + np.zeros_like(k)
+    if return_momentum:
+        return lr_k, momentum_k
+    return lr_k
+
+
+# ---------------------------------------------------------------------------
+# Serialization of user scale functions (by registered name, never pickled).
+# ---------------------------------------------------------------------------
+
+def register_scale_fn(fn, name=None):
+    """Registers a `scale_fn` with Keras's custom objects so that models
+    compiled with it can be saved and loaded by name.
+
+    Usable as a decorator.
+
+    # Arguments
+        fn: the scale function.
+        name: the name to save it under (default `fn.__name__`).
+
+    # Returns
+        `fn`.
+    """
+    if not callable(fn):
+        raise TypeError('register_scale_fn needs a callable; got %r.' % (fn,))
+    get_custom_objects()[name or fn.__name__] = fn
+    return fn
+
+
+def _scale_fn_name(fn):
+    for name, obj in get_custom_objects().items():
+        if obj is fn:
+            return name
+    raise ValueError(
+        "clr['scale_fn'] %r is not registered, so it cannot be saved by name: "
+        "register it with clr_optimizers.register_scale_fn(fn) (or in "
+        "keras.utils.get_custom_objects()) before saving." % (fn,))
+
+
+def _resolve_scale_fn(name, custom_objects):
+    objects = dict(get_custom_objects())
+    objects.update(custom_objects or {})
+    if name not in objects or not callable(objects[name]):
+        raise ValueError(
+            "clr['scale_fn'] names %r, which is not registered: call "
+            "clr_optimizers.register_scale_fn(fn, %r) or pass it in "
+            "custom_objects before loading." % (name, name))
+    return objects[name]
+
+
+# ---------------------------------------------------------------------------
+# The shared optimizer base: state, schedule in the graph, config, weights.
+# ---------------------------------------------------------------------------
+
+class _CLROptimizer(keras_optimizers.Optimizer):
+    """Shared CLR state, validation, step ordering and config.
+
+    Subclasses write their update rule in `get_updates` between
+    `self._begin_update(grads)`, which returns this update's learning rate
+    (and momentum), and `self._end_update(updates, ...)`, which increments the
+    counters after every read.
+    """
+
+    # Name of the argument that cyclical momentum drives, and its default.
+    _momentum_arg = None
+    _momentum_default = None
+
+    def __init__(self, learning_rate, clr=None, momentum=None, **kwargs):
+        learning_rate = kwargs.pop('lr', learning_rate)
+        self.initial_decay = kwargs.pop('decay', 0.0)
+        state = kwargs.pop('_state', {})
+        super(_CLROptimizer, self).__init__(**kwargs)
+        name = type(self).__name__
+        lr = _number('learning_rate', learning_rate, '>= 0', lambda v: v >= 0)
+        _number('decay', self.initial_decay, '>= 0', lambda v: v >= 0)
+        self._spec = None
+        if clr is not None:
+            self._spec = _validate_clr(clr, lr, self._momentum_arg, name)
+            clr = dict(clr)
+        self.clr = clr
+        if (self._cycles_momentum() and
+                momentum != self._momentum_default):
+            raise ValueError(
+                '%s=%r conflicts with clr base_momentum/max_momentum, which '
+                'drive %s; leave %s at its default (%r).'
+                % (self._momentum_arg, momentum, self._momentum_arg,
+                   self._momentum_arg, self._momentum_default))
+        spec = self._spec
+        with K.name_scope(name):
+            self.iterations = K.variable(state.get('iterations', 0),
+                                         dtype='int64', name='iterations')
+            self.learning_rate = K.variable(learning_rate,
+                                            name='learning_rate')
+            self.decay = K.variable(self.initial_decay, name='decay')
+            self.current_lr = K.variable(state.get('current_lr', 0.),
+                                         name='current_lr')
+            self._clr_weights = [self.iterations, self.learning_rate,
+                                 self.current_lr]
+            if spec is not None:
+                self.cycle_iterations = K.variable(
+                    state.get('cycle_iterations', state.get('iterations', 0)),
+                    dtype='int64', name='cycle_iterations')
+                self.max_lr = K.variable(spec.max_lr, name='max_lr')
+                self.step_size = K.variable(spec.step_up, name='step_size')
+                self._clr_weights += [self.cycle_iterations, self.max_lr,
+                                      self.step_size]
+                if spec.step_down is not None:
+                    self.step_size_down = K.variable(spec.step_down,
+                                                     name='step_size_down')
+                    self._clr_weights.append(self.step_size_down)
+                if spec.momentum is not None:
+                    self.current_momentum = K.variable(
+                        state.get('current_momentum', 0.),
+                        name='current_momentum')
+                    self._clr_weights.append(self.current_momentum)
+            if momentum is not None:
+                setattr(self, self._momentum_arg,
+                        K.variable(momentum, name=self._momentum_arg))
+
+    # -- the update step ---------------------------------------------------
+
+    def _begin_update(self, grads):
+        """Reads the counters once, after all gradients are computed.
+
+        # Returns
+            (k, lr, momentum): float32 tensors; k is the number of updates
+            already applied, lr the learning rate of this update, momentum
+            the cyclical momentum (or the constant one when it does not
+            cycle, or None for optimizers without momentum).
+        """
+        deps = [g.op if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        with tf.control_dependencies(deps):
+            k = K.cast(self.iterations, 'float32')
+            reads = [k]
+            spec = self._spec
+            bounds = (None, None, None)
+            c = None
+            if spec is not None:
+                c = K.cast(self.cycle_iterations, 'float32')
+                reads.append(c)
+                bounds = (self.max_lr, self.step_size,
+                          self.step_size_down if spec.step_down else None)
+            decay = self.decay if self.initial_decay > 0 else None
+            lr, momentum = _schedule(_GraphOps, k, c, self.learning_rate,
+                                     decay, spec, *bounds)
+            if lr is self.learning_rate:
+                lr = tf.identity(lr)   # orders constant-rate updates too
+        self._reads = reads
+        self._momentum_t = momentum
+        if momentum is None and self._momentum_arg is not None:
+            momentum = getattr(self, self._momentum_arg)
+        return k, lr, momentum
+
+    def _end_update(self, updates, lr, state_updates=()):
+        """Appends the counter and state updates, ordered after `updates`.
+
+        # Arguments
+            updates: the parameter and slot update ops of this step.
+            lr: the learning rate this step used (stored in `current_lr`).
+            state_updates: (variable, new value) pairs read by this step
+                (e.g. Nadam's `m_schedule`), written after every read.
+        """
+        with tf.control_dependencies(list(updates) + self._reads):
+            last = [K.update_add(self.iterations, 1),
+                    K.update(self.current_lr, lr)]
+            if self._spec is not None:
+                last.append(K.update_add(self.cycle_iterations, 1))
+            if self._momentum_t is not None:
+                last.append(K.update(self.current_momentum, self._momentum_t))
+            last += [K.update(v, new_v) for v, new_v in state_updates]
+        self.updates = list(updates) + last
+        return self.updates
+
+    def _set_slots(self, *slot_lists, **kwargs):
+        """Records the optimizer weights: the CLR state, then the slots."""
+        extra = kwargs.get('extra', [])
+        self.weights = list(self._clr_weights) + list(extra)
+        for slots in slot_lists:
+            self.weights += list(slots)
+
+    # -- restarting the cycle ------------------------------------------------
+
+    def reset_cycle(self, lr=None, max_lr=None, step_size=None,
+                    step_size_down=None):
+        """Restarts the cycle at its start, optionally with new bounds.
+
+        Takes effect on the next update, without recompiling. `iterations`
+        keeps counting (decay and bias correction use it); the cycle counter
+        restarts at 0.
+
+        # Arguments
+            lr: new base learning rate (lower bound).
+            max_lr: new upper bound.
+            step_size: new rising half cycle, in updates (a symmetric cycle
+                changes both halves).
+            step_size_down: new falling half (asymmetric cycles only).
+        """
+        if self._spec is None:
+            raise ValueError('reset_cycle needs a cyclical learning rate; this '
+                             '%s was built with clr=None.' % type(self).__name__)
+        new = dict(self.clr)
+        for key, value in (('max_lr', max_lr), ('step_size', step_size),
+                           ('step_size_down', step_size_down)):
+            if value is not None:
+                new[key] = value
+        if step_size_down is not None and self._spec.step_down is None:
+            raise ValueError('reset_cycle(step_size_down=%r): this optimizer '
+                             'was built with a symmetric cycle; rebuild it with '
+                             "clr['step_size_down'] for asymmetric cycles."
+                             % (step_size_down,))
+        base = float(K.get_value(self.learning_rate)) if lr is None else lr
+        base = _number('lr', base, '>= 0', lambda v: v >= 0)
+        spec = _validate_clr(new, base, self._momentum_arg, type(self).__name__)
+        pairs = [(self.cycle_iterations, 0), (self.max_lr, spec.max_lr),
+                 (self.step_size, spec.step_up)]
+        if spec.step_down is not None:
+            pairs.append((self.step_size_down, spec.step_down))
+        if lr is not None:
+            pairs.append((self.learning_rate, base))
+        K.batch_set_value(pairs)
+        self.clr, self._spec = new, spec
+
+    # -- weights and config --------------------------------------------------
+
+    def _cycles_momentum(self):
+        return self._spec is not None and self._spec.momentum is not None
+
+    def set_weights(self, weights):
+        """Sets the optimizer state, from Numpy arrays.
+
+        # Raises
+            OptimizerStateError: when the number or shapes of the arrays do
+                not match this optimizer's weights (not a ValueError, so that
+                Keras's `load_model` cannot fall back to a fresh optimizer).
+        """
+        params = self.weights
+        if len(params) != len(weights):
+            raise OptimizerStateError(
+                '%s expects %d state arrays (%s) but got %d: the saved state '
+                'belongs to a different optimizer or clr setting.'
+                % (type(self).__name__, len(params),
+                   ', '.join(p.name for p in params), len(weights)))
+        for p, w in zip(params, weights):
+            if K.int_shape(p) != np.shape(w):
+                raise OptimizerStateError(
+                    '%s state %s has shape %s; got an array of shape %s.'
+                    % (type(self).__name__, p.name, K.int_shape(p),
+                       np.shape(w)))
+        K.batch_set_value(list(zip(params, weights)))
+
+    def get_config(self):
+        config = super(_CLROptimizer, self).get_config()
+        config['learning_rate'] = float(K.get_value(self.learning_rate))
+        config['decay'] = float(K.get_value(self.decay))
+        if self._momentum_arg is not None and not self._cycles_momentum():
+            config[self._momentum_arg] = float(
+                K.get_value(getattr(self, self._momentum_arg)))
+        clr = None
+        if self.clr is not None:
+            clr = dict(self.clr)
+            if clr.get('scale_fn') is not None:
+                clr['scale_fn'] = _scale_fn_name(clr['scale_fn'])
+        config['clr'] = clr
+        config['iterations'] = float(K.get_value(self.iterations))
+        config['current_lr'] = float(K.get_value(self.current_lr))
+        if self._cycles_momentum():
+            config['current_momentum'] = float(
+                K.get_value(self.current_momentum))
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        state = {key: config.pop(key) for key in
+                 ('iterations', 'current_lr', 'current_momentum')
+                 if key in config}
+        if 'iterations' in state:
+            state['iterations'] = int(state['iterations'])
+        clr = config.get('clr')
+        if isinstance(clr, dict) and isinstance(clr.get('scale_fn'), str):
+            clr = dict(clr)
+            clr['scale_fn'] = _resolve_scale_fn(clr['scale_fn'],
+                                                custom_objects)
+            config['clr'] = clr
+        if (isinstance(clr, dict) and clr.get('base_momentum') is not None
+                and cls._momentum_arg is not None):
+            config.pop(cls._momentum_arg, None)
+        return cls(_state=state, **config)
+
+
+def _serializable(cls):
+    """Gives the class a serialized name that no Keras built-in lower-cases
+    into (`keras.optimizers.deserialize` maps 'Adam' to 'adam'), and registers
+    it so that `keras.models.load_model` needs no `custom_objects`."""
+    cls.__name__ = 'CLR' + cls.__name__
+    get_custom_objects()[cls.__name__] = cls
+    return cls
+
+
+def custom_objects():
+    """The name-to-class mapping of the CLR optimizers, as saved in models.
+
+    # Returns
+        dict, e.g. {'CLRAdam': clr_optimizers.Adam, ...}, for
+        `load_model(..., custom_objects=...)` or
+        `horovod.keras.load_model(..., custom_optimizers=list(...values()))`.
+    """
+    return {cls.__name__: cls for cls in _OPTIMIZERS}
+
+
+# ---------------------------------------------------------------------------
+# The seven optimizers. Each rule is keras 2.3.1's, with the learning rate
+# (and momentum) of this update taken from `_begin_update`.
+# ---------------------------------------------------------------------------
+
+_CLR_DOC = """
+        clr: dict or None. Turns on the cyclical learning rate, with the
+            optimizer's learning rate as the lower bound. Keys: `max_lr` and
+            `step_size` (required), `step_size_down`, `mode` ('triangular',
+            'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
+            ('cycle', 'iterations'){momentum}. See the README.
+        decay: float >= 0. Learning rate decay over each update: the base is
+            `lr / (1 + decay * k)`; `max_lr` stays fixed."""
+
+
+def _doc(momentum):
+    extra = (', `base_momentum` and `max_momentum` (cyclical %s)' % momentum
+             if momentum else '')
+    return _CLR_DOC.format(momentum=extra)
+
+
+@_serializable
+class SGD(_CLROptimizer):
+    """Stochastic gradient descent optimizer with cyclical learning rates.
+
+    Includes support for momentum, learning rate decay, and Nesterov momentum.
+
+    # Arguments
+        learning_rate: float >= 0. Learning rate (`lr` also accepted).
+        momentum: float >= 0. Parameter that accelerates SGD in the relevant
+            direction and dampens oscillations.
+        nesterov: boolean. Whether to apply Nesterov momentum.{clr}
+
+    # References
+        - [Cyclical Learning Rates for Training Neural Networks](
+           https://arxiv.org/abs/1506.01186)
+    """
+    _momentum_arg = 'momentum'
+    _momentum_default = 0.
+
+    def __init__(self, learning_rate=0.01, momentum=0., nesterov=False,
+                 clr=None, **kwargs):
+        super(SGD, self).__init__(learning_rate, clr, momentum, **kwargs)
+        self.nesterov = nesterov
+
+    @interfaces.legacy_get_updates_support
+    @K.symbolic
+    def get_updates(self, loss, params):
+        grads = self.get_gradients(loss, params)
+        _, lr, momentum = self._begin_update(grads)
+        shapes = [K.int_shape(p) for p in params]
+        moments = [K.zeros(shape, name='moment_' + str(i))
+                   for (i, shape) in enumerate(shapes)]
+        self._set_slots(moments)
+        updates = []
+        for p, g, m in zip(params, grads, moments):
+            v = momentum * m - lr * g  # velocity
+            updates.append(K.update(m, v))
+            if self.nesterov:
+                new_p = p + momentum * v - lr * g
+            else:
+                new_p = p + v
+            if getattr(p, 'constraint', None) is not None:
+                new_p = p.constraint(new_p)
+            updates.append(K.update(p, new_p))
+        return self._end_update(updates, lr)
+
+    def get_config(self):
+        config = super(SGD, self).get_config()
+        config['nesterov'] = self.nesterov
+        return config
+
+
+@_serializable
+class RMSprop(_CLROptimizer):
+    """RMSProp optimizer with cyclical learning rates.
+
+    # Arguments
+        learning_rate: float >= 0. Learning rate (`lr` also accepted).
+        rho: float >= 0.
+        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).{clr}
+
+    # References
+        - [rmsprop: Divide the gradient by a running average of its recent
+           magnitude](http://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf)
+        - [Cyclical Learning Rates for Training Neural Networks](
+           https://arxiv.org/abs/1506.01186)
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, clr=None, **kwargs):
+        self.epsilon = kwargs.pop('epsilon', K.epsilon())
+        super(RMSprop, self).__init__(learning_rate, clr, **kwargs)
+        with K.name_scope(type(self).__name__):
+            self.rho = K.variable(rho, name='rho')
+
+    @interfaces.legacy_get_updates_support
+    @K.symbolic
+    def get_updates(self, loss, params):
+        grads = self.get_gradients(loss, params)
+        _, lr, _ = self._begin_update(grads)
+        accumulators = [K.zeros(K.int_shape(p), dtype=K.dtype(p),
+                                name='accumulator_' + str(i))
+                        for (i, p) in enumerate(params)]
+        self._set_slots(accumulators)
+        updates = []
+        for p, g, a in zip(params, grads, accumulators):
+            new_a = self.rho * a + (1. - self.rho) * K.square(g)
+            updates.append(K.update(a, new_a))
+            new_p = p - lr * g / (K.sqrt(new_a) + self.epsilon)
+            if getattr(p, 'constraint', None) is not None:
+                new_p = p.constraint(new_p)
+            updates.append(K.update(p, new_p))
+        return self._end_update(updates, lr)
+
+    def get_config(self):
+        config = super(RMSprop, self).get_config()
+        config.update(rho=float(K.get_value(self.rho)), epsilon=self.epsilon)
+        return config
+
+
+@_serializable
+class Adagrad(_CLROptimizer):
+    """Adagrad optimizer with cyclical learning rates.
+
+    # Arguments
+        learning_rate: float >= 0. Initial learning rate (`lr` also
+            accepted).
+        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).{clr}
+
+    # References
+        - [Adaptive Subgradient Methods for Online Learning and Stochastic
+           Optimization](http://www.jmlr.org/papers/volume12/duchi11a/duchi11a.pdf)
+        - [Cyclical Learning Rates for Training Neural Networks](
+           https://arxiv.org/abs/1506.01186)
+    """
+
+    def __init__(self, learning_rate=0.01, clr=None, **kwargs):
+        self.epsilon = kwargs.pop('epsilon', K.epsilon())
+        super(Adagrad, self).__init__(learning_rate, clr, **kwargs)
+
+    @interfaces.legacy_get_updates_support
+    @K.symbolic
+    def get_updates(self, loss, params):
+        grads = self.get_gradients(loss, params)
+        _, lr, _ = self._begin_update(grads)
+        shapes = [K.int_shape(p) for p in params]
+        accumulators = [K.zeros(shape, name='accumulator_' + str(i))
+                        for (i, shape) in enumerate(shapes)]
+        self._set_slots(accumulators)
+        updates = []
+        for p, g, a in zip(params, grads, accumulators):
+            new_a = a + K.square(g)
+            updates.append(K.update(a, new_a))
+            new_p = p - lr * g / (K.sqrt(new_a) + self.epsilon)
+            if getattr(p, 'constraint', None) is not None:
+                new_p = p.constraint(new_p)
+            updates.append(K.update(p, new_p))
+        return self._end_update(updates, lr)
+
+    def get_config(self):
+        config = super(Adagrad, self).get_config()
+        config['epsilon'] = self.epsilon
+        return config
+
+
+@_serializable
+class Adadelta(_CLROptimizer):
+    """Adadelta optimizer with cyclical learning rates.
+
+    # Arguments
+        learning_rate: float >= 0. Initial learning rate, defaults to 1
+            (`lr` also accepted).
+        rho: float >= 0. Adadelta decay factor.
+        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).{clr}
+
+    # References
+        - [Adadelta - an adaptive learning rate method](
+           https://arxiv.org/abs/1212.5701)
+        - [Cyclical Learning Rates for Training Neural Networks](
+           https://arxiv.org/abs/1506.01186)
+    """
+
+    def __init__(self, learning_rate=1.0, rho=0.95, clr=None, **kwargs):
+        self.epsilon = kwargs.pop('epsilon', K.epsilon())
+        super(Adadelta, self).__init__(learning_rate, clr, **kwargs)
+        self.rho = rho
+
+    @interfaces.legacy_get_updates_support
+    @K.symbolic
+    def get_updates(self, loss, params):
+        grads = self.get_gradients(loss, params)
+        _, lr, _ = self._begin_update(grads)
+        shapes = [K.int_shape(p) for p in params]
+        accumulators = [K.zeros(shape, name='accumulator_' + str(i))
+                        for (i, shape) in enumerate(shapes)]
+        delta_accumulators = [K.zeros(shape, name='delta_accumulator_' + str(i))
+                              for (i, shape) in enumerate(shapes)]
+        self._set_slots(accumulators, delta_accumulators)
+        updates = []
+        for p, g, a, d_a in zip(params, grads, accumulators,
+                                delta_accumulators):
+            new_a = self.rho * a + (1. - self.rho) * K.square(g)
+            updates.append(K.update(a, new_a))
+            # the new accumulator and the *old* delta accumulator
+            update = g * K.sqrt(d_a + self.epsilon) / K.sqrt(new_a + self.epsilon)
+            new_p = p - lr * update
+            if getattr(p, 'constraint', None) is not None:
+                new_p = p.constraint(new_p)
+            updates.append(K.update(p, new_p))
+            new_d_a = self.rho * d_a + (1 - self.rho) * K.square(update)
+            updates.append(K.update(d_a, new_d_a))
+        return self._end_update(updates, lr)
+
+    def get_config(self):
+        config = super(Adadelta, self).get_config()
+        config.update(rho=self.rho, epsilon=self.epsilon)
+        return config
+
+
+class _AdamFamily(_CLROptimizer):
+    """Shared constructor and config of Adam, Adamax and Nadam."""
+    _momentum_arg = 'beta_1'
+    _momentum_default = 0.9
+
+    def __init__(self, learning_rate, beta_1, beta_2, clr, **kwargs):
+        self.epsilon = kwargs.pop('epsilon', K.epsilon())
+        super(_AdamFamily, self).__init__(learning_rate, clr, beta_1, **kwargs)
+        with K.name_scope(type(self).__name__):
+            self.beta_2 = K.variable(beta_2, name='beta_2')
+
+    def get_config(self):
+        config = super(_AdamFamily, self).get_config()
+        config.update(beta_2=float(K.get_value(self.beta_2)),
+                      epsilon=self.epsilon)
+        return config
+
+
+@_serializable
+class Adam(_AdamFamily):
+    """Adam optimizer with cyclical learning rates.
+
+    Default parameters follow those provided in the original paper.
+
+    # Arguments
+        learning_rate: float >= 0. Learning rate (`lr` also accepted).
+        beta_1: float, 0 < beta < 1. Generally close to 1.
+        beta_2: float, 0 < beta < 1. Generally close to 1.
+        amsgrad: boolean. Whether to apply the AMSGrad variant of this
+            algorithm from the paper "On the Convergence of Adam and Beyond".
+        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).{clr}
+
+    # References
+        - [Adam - A Method for Stochastic Optimization](
+           https://arxiv.org/abs/1412.6980v8)
+        - [On the Convergence of Adam and Beyond](
+           https://openreview.net/forum?id=ryQu7f-RZ)
+        - [Cyclical Learning Rates for Training Neural Networks](
+           https://arxiv.org/abs/1506.01186)
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
+                 amsgrad=False, clr=None, **kwargs):
+        super(Adam, self).__init__(learning_rate, beta_1, beta_2, clr,
+                                   **kwargs)
+        self.amsgrad = amsgrad
+
+    @interfaces.legacy_get_updates_support
+    @K.symbolic
+    def get_updates(self, loss, params):
+        grads = self.get_gradients(loss, params)
+        k, lr, beta_1 = self._begin_update(grads)
+        t = k + 1
+        lr_t = lr * (K.sqrt(1. - K.pow(self.beta_2, t)) /
+                     (1. - K.pow(beta_1, t)))
+        ms = [K.zeros(K.int_shape(p), dtype=K.dtype(p), name='m_' + str(i))
+              for (i, p) in enumerate(params)]
+        vs = [K.zeros(K.int_shape(p), dtype=K.dtype(p), name='v_' + str(i))
+              for (i, p) in enumerate(params)]
+        vhats = []
+        if self.amsgrad:
+            vhats = [K.zeros(K.int_shape(p), dtype=K.dtype(p),
+                             name='vhat_' + str(i))
+                     for (i, p) in enumerate(params)]
+        self._set_slots(ms, vs, vhats)
+        updates = []
+        for i, (p, g, m, v) in enumerate(zip(params, grads, ms, vs)):
+            m_t = (beta_1 * m) + (1. - beta_1) * g
+            v_t = (self.beta_2 * v) + (1. - self.beta_2) * K.square(g)
+            if self.amsgrad:
+                vhat_t = K.maximum(vhats[i], v_t)
+                p_t = p - lr_t * m_t / (K.sqrt(vhat_t) + self.epsilon)
+                updates.append(K.update(vhats[i], vhat_t))
+            else:
+                p_t = p - lr_t * m_t / (K.sqrt(v_t) + self.epsilon)
+            updates.append(K.update(m, m_t))
+            updates.append(K.update(v, v_t))
+            new_p = p_t
+            if getattr(p, 'constraint', None) is not None:
+                new_p = p.constraint(new_p)
+            updates.append(K.update(p, new_p))
+        return self._end_update(updates, lr)
+
+    def get_config(self):
+        config = super(Adam, self).get_config()
+        config['amsgrad'] = self.amsgrad
+        return config
+
+
+@_serializable
+class Adamax(_AdamFamily):
+    """Adamax optimizer (Adam paper, section 7) with cyclical learning rates.
+
+    # Arguments
+        learning_rate: float >= 0. Learning rate (`lr` also accepted).
+        beta_1: float, 0 < beta < 1. Generally close to 1.
+        beta_2: float, 0 < beta < 1. Generally close to 1.
+        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).{clr}
+
+    # References
+        - [Adam - A Method for Stochastic Optimization](
+           https://arxiv.org/abs/1412.6980v8)
+        - [Cyclical Learning Rates for Training Neural Networks](
+           https://arxiv.org/abs/1506.01186)
+    """
+
+    def __init__(self, learning_rate=0.002, beta_1=0.9, beta_2=0.999,
+                 clr=None, **kwargs):
+        super(Adamax, self).__init__(learning_rate, beta_1, beta_2, clr,
+                                     **kwargs)
+
+    @interfaces.legacy_get_updates_support
+    @K.symbolic
+    def get_updates(self, loss, params):
+        grads = self.get_gradients(loss, params)
+        k, lr, beta_1 = self._begin_update(grads)
+        t = k + 1
+        lr_t = lr / (1. - K.pow(beta_1, t))
+        shapes = [K.int_shape(p) for p in params]
+        ms = [K.zeros(shape, name='m_' + str(i))
+              for (i, shape) in enumerate(shapes)]
+        us = [K.zeros(shape, name='u_' + str(i))
+              for (i, shape) in enumerate(shapes)]
+        self._set_slots(ms, us)
+        updates = []
+        for p, g, m, u in zip(params, grads, ms, us):
+            m_t = (beta_1 * m) + (1. - beta_1) * g
+            u_t = K.maximum(self.beta_2 * u, K.abs(g))
+            p_t = p - lr_t * m_t / (u_t + self.epsilon)
+            updates.append(K.update(m, m_t))
+            updates.append(K.update(u, u_t))
+            new_p = p_t
+            if getattr(p, 'constraint', None) is not None:
+                new_p = p.constraint(new_p)
+            updates.append(K.update(p, new_p))
+        return self._end_update(updates, lr)
+
+
+@_serializable
+class Nadam(_AdamFamily):
+    """Nesterov Adam optimizer with cyclical learning rates.
+
+    Unlike keras 2.3.1's Nadam, this one also accepts `decay`.
+
+    # Arguments
+        learning_rate: float >= 0. Learning rate (`lr` also accepted).
+        beta_1: float, 0 < beta < 1. Generally close to 1.
+        beta_2: float, 0 < beta < 1. Generally close to 1.
+        schedule_decay: float, the momentum warming schedule (default 0.004).
+        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).{clr}
+
+    # References
+        - [Nadam report](http://cs229.stanford.edu/proj2015/054_report.pdf)
+        - [On the importance of initialization and momentum in deep learning](
+           http://www.cs.toronto.edu/~fritz/absps/momentum.pdf)
+        - [Cyclical Learning Rates for Training Neural Networks](
+           https://arxiv.org/abs/1506.01186)
+    """
+
+    def __init__(self, learning_rate=0.002, beta_1=0.9, beta_2=0.999,
+                 clr=None, **kwargs):
+        self.schedule_decay = kwargs.pop('schedule_decay', 0.004)
+        super(Nadam, self).__init__(learning_rate, beta_1, beta_2, clr,
+                                    **kwargs)
+        with K.name_scope(type(self).__name__):
+            self.m_schedule = K.variable(1., name='m_schedule')
+
+    @interfaces.legacy_get_updates_support
+    @K.symbolic
+    def get_updates(self, loss, params):
+        grads = self.get_gradients(loss, params)
+        k, lr, beta_1 = self._begin_update(grads)
+        t = k + 1
+        # the warming momentum schedule of Sutskever et al.
+        momentum_cache_t = beta_1 * (1. - 0.5 * (
+            K.pow(K.cast_to_floatx(0.96), t * self.schedule_decay)))
+        momentum_cache_t_1 = beta_1 * (1. - 0.5 * (
+            K.pow(K.cast_to_floatx(0.96), (t + 1) * self.schedule_decay)))
+        m_schedule_new = self.m_schedule * momentum_cache_t
+        m_schedule_next = self.m_schedule * momentum_cache_t * momentum_cache_t_1
+        shapes = [K.int_shape(p) for p in params]
+        ms = [K.zeros(shape, name='m_' + str(i))
+              for (i, shape) in enumerate(shapes)]
+        vs = [K.zeros(shape, name='v_' + str(i))
+              for (i, shape) in enumerate(shapes)]
+        self._set_slots(ms, vs, extra=[self.m_schedule])
+        updates = []
+        for p, g, m, v in zip(params, grads, ms, vs):
+            g_prime = g / (1. - m_schedule_new)
+            m_t = beta_1 * m + (1. - beta_1) * g
+            m_t_prime = m_t / (1. - m_schedule_next)
+            v_t = self.beta_2 * v + (1. - self.beta_2) * K.square(g)
+            v_t_prime = v_t / (1. - K.pow(self.beta_2, t))
+            m_t_bar = (1. - momentum_cache_t) * g_prime + (
+                momentum_cache_t_1 * m_t_prime)
+            updates.append(K.update(m, m_t))
+            updates.append(K.update(v, v_t))
+            p_t = p - lr * m_t_bar / (K.sqrt(v_t_prime) + self.epsilon)
+            new_p = p_t
+            if getattr(p, 'constraint', None) is not None:
+                new_p = p.constraint(new_p)
+            updates.append(K.update(p, new_p))
+        return self._end_update(updates, lr,
+                                [(self.m_schedule, m_schedule_new)])
+
+    def get_config(self):
+        config = super(Nadam, self).get_config()
+        config['schedule_decay'] = self.schedule_decay
+        return config
+
+
+_OPTIMIZERS = (SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam)
+for _cls in _OPTIMIZERS:
+    _cls.__doc__ = _cls.__doc__.replace('{clr}', _doc(_cls._momentum_arg))
+
+
+# ---------------------------------------------------------------------------
+# Callbacks: the schedule in Keras logs, and checkpoints that survive a kill.
+# ---------------------------------------------------------------------------
+
+class LRLogger(keras_callbacks.Callback):
+    """Adds the learning rate (and the momentum, when it cycles) to the logs.
+
+    After every batch and epoch, `logs['lr']` holds the learning rate used by
+    the latest update (the optimizer's `current_lr`) and `logs['momentum']`
+    its `current_momentum`, so that `History`, `CSVLogger` and `TensorBoard`
+    record the schedule. Put it before those callbacks in the list.
+
+    Costs one small session run per batch (see the README's benchmark).
+    """
+
+    def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        self._tensors = {'lr': getattr(optimizer, 'current_lr', None)}
+        if self._tensors['lr'] is None:
+            raise TypeError('LRLogger needs a clr_optimizers optimizer; the '
+                            'model uses %s.' % type(optimizer).__name__)
+        if getattr(optimizer, '_cycles_momentum', lambda: False)():
+            self._tensors['momentum'] = optimizer.current_momentum
+        self._names = sorted(self._tensors)
+
+    def _log(self, logs):
+        if logs is None:
+            return
+        values = K.batch_get_value([self._tensors[n] for n in self._names])
+        for name, value in zip(self._names, values):
+            logs[name] = float(value)
+
+    def on_batch_end(self, batch, logs=None):
+        self._log(logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._log(logs)
+
+
+class _AtomicSaver(object):
+    """Stands in for the model inside `AtomicModelCheckpoint`: its `save` and
+    `save_weights` write a temporary file in the target's folder, flush it
+    to disk and rename it over the target, so the target is always whole."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def _atomic(self, write, filepath, **kwargs):
+        folder = os.path.dirname(os.path.abspath(filepath))
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp',
+                                   prefix='.' + os.path.basename(filepath) + '.')
+        os.close(fd)
+        try:
+            write(tmp, **kwargs)
+            with open(tmp, 'rb+') as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, filepath)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        self._atomic(self._model.save, filepath, overwrite=True,
+                     include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True):
+        self._atomic(self._model.save_weights, filepath, overwrite=True)
+
+
+class AtomicModelCheckpoint(keras_callbacks.ModelCheckpoint):
+    """`keras.callbacks.ModelCheckpoint` that never leaves a broken file.
+
+    Takes `ModelCheckpoint`'s arguments. Each checkpoint is written to a
+    temporary file in the same folder and renamed over the previous one, so a
+    process killed at any moment leaves the last complete checkpoint.
+    """
+
+    def set_model(self, model):
+        super(AtomicModelCheckpoint, self).set_model(_AtomicSaver(model))

@@ -1,0 +1,568 @@
+"""Tests of clr_optimizers: exact schedules, exact updates, config, errors."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+warnings.filterwarnings('ignore')
+
+import keras  # noqa: E402
+import keras.optimizers as stock  # noqa: E402
+from keras import backend as K  # noqa: E402
+from keras.layers import Dense, Input  # noqa: E402
+from keras.models import Model  # noqa: E402
+
+import clr_optimizers  # noqa: E402
+from clr_optimizers import (SGD, RMSprop, Adagrad, Adadelta, Adam,  # noqa: E402
+                            Adamax, Nadam, clr_schedule)
+
+ALL = [SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam]
+WITH_MOMENTUM = [SGD, Adam, Adamax, Nadam]
+WITHOUT_MOMENTUM = [RMSprop, Adagrad, Adadelta]
+SEED_CLR = {'max_lr': 0.06, 'step_size': 2000}
+# The seed notebook's printed lines (shared/seed), the specification.
+SEED_LINES = [
+    (1000.0, '0.034974999725818634'), (2000.0, '0.059974998235702515'),
+    (3000.0, '0.03502499684691429'), (4000.0, '0.01002499833703041'),
+    (5000.0, '0.034974999725818634'), (6000.0, '0.059974998235702515'),
+    (7000.0, '0.035024985671043396'), (8000.0, '0.01002498622983694'),
+    (9000.0, '0.03497501090168953'), (10000.0, '0.05997500941157341')]
+
+
+def ids(classes):
+    return [c.__qualname__ for c in classes]
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    K.clear_session()
+    yield
+    K.clear_session()
+
+
+def make_model(seed=0, inputs=15, hidden=10):
+    """The seed notebook's model, with fixed initial weights."""
+    inp = Input(shape=(inputs,))
+    x = Dense(hidden, activation='relu')(inp)
+    x = Dense(1, activation='sigmoid')(x)
+    model = Model(inp, x)
+    rng = np.random.RandomState(seed)
+    model.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+    return model
+
+
+def make_data(rows, seed=1, inputs=15):
+    rng = np.random.RandomState(seed)
+    return (rng.rand(rows, inputs).astype(np.float32),
+            rng.randint(0, 2, size=rows).astype(np.float32))
+
+
+class Trace(keras.callbacks.Callback):
+    """Records the optimizer's current_lr (and momentum) after every update."""
+
+    def on_train_begin(self, logs=None):
+        self.lr, self.momentum = [], []
+
+    def on_batch_end(self, batch, logs=None):
+        opt = self.model.optimizer
+        self.lr.append(K.get_value(opt.current_lr))
+        if hasattr(opt, 'current_momentum'):
+            self.momentum.append(K.get_value(opt.current_momentum))
+
+
+def train(optimizer, updates, batch_size=4, seed=0, trace=True, model=None):
+    """Runs `updates` updates; returns (model, lr trace, momentum trace)."""
+    model = model or make_model(seed)
+    model.compile(optimizer=optimizer, loss='binary_crossentropy')
+    x, y = make_data(updates * batch_size)
+    cb = Trace()
+    model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
+              callbacks=[cb] if trace else [])
+    return (model, np.array(getattr(cb, 'lr', []), np.float32),
+            np.array(getattr(cb, 'momentum', []), np.float32))
+
+
+def exact(a, b):
+    """Bit-identical float32 arrays (NaN-free)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------
+# Issue 2: the core.
+# ---------------------------------------------------------------------------
+
+def test_star_import_exports_only_public_names():
+    namespace = {}
+    exec('from clr_optimizers import *', namespace)
+    names = set(namespace) - {'__builtins__'}
+    assert names == set(clr_optimizers.__all__)
+    for name in ('SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax',
+                 'Nadam'):
+        assert name in names
+    assert not names & {'np', 'K', 'tf', 'keras', 'math', 'os'}
+
+
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
+def test_seed_checkpoints_exact(cls):
+    """The seed notebook's ten printed pairs, with batch 2 on 2000 rows (1000
+    updates per epoch) and Keras-1 style `nb_epoch=1`."""
+    model = make_model()
+    model.compile(optimizer=cls(lr=0.01, clr=SEED_CLR),
+                  loss='binary_crossentropy', metrics=['accuracy'])
+    x, y = make_data(2000)
+    printed = []
+    for _ in range(10):
+        model.fit(x, y, batch_size=2, nb_epoch=1, verbose=0)
+        config = model.optimizer.get_config()
+        printed.append((config['iterations'], str(config['current_lr'])))
+    assert printed == SEED_LINES
+    assert f'Number of iterations: {config["iterations"]}' == \
+        'Number of iterations: 10000.0'
+
+
+@pytest.mark.parametrize('decay', [0.0, 1e-3])
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
+def test_lr_trace_equals_numpy_reference(cls, decay):
+    clr = {'max_lr': 0.05, 'step_size': 7}
+    _, lr, _ = train(cls(lr=0.01, clr=clr, decay=decay), 40)
+    assert exact(lr, clr_schedule(np.arange(40), 0.01, clr, decay=decay))
+    assert lr[0] == np.float32(0.01)          # the first update uses the base
+    assert lr.argmax() == 7                   # the peak at k = step_size
+    assert abs(lr[7] - np.float32(0.05)) < 1e-8
+
+
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
+def test_first_update_uses_base_lr(cls):
+    """One update with clr equals one update at the constant base rate."""
+    with_clr, lr, _ = train(cls(lr=0.01, clr=SEED_CLR), 1)
+    without, _, _ = train(cls(lr=0.01), 1)
+    assert lr[0] == np.float32(0.01)
+    for a, b in zip(with_clr.get_weights(), without.get_weights()):
+        assert exact(a, b)
+    assert not exact(with_clr.get_weights()[0], make_model().get_weights()[0])
+
+
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
+def test_runs_are_bit_identical(cls):
+    runs = []
+    for _ in range(2):
+        K.clear_session()
+        model, lr, _ = train(cls(lr=0.01, clr={'max_lr': 0.05, 'step_size': 5},
+                                 decay=1e-2), 30)
+        runs.append((lr, model.get_weights(),
+                     model.optimizer.get_weights()))
+    (lr_a, w_a, s_a), (lr_b, w_b, s_b) = runs
+    assert exact(lr_a, lr_b)
+    for a, b in zip(w_a + s_a, w_b + s_b):
+        assert exact(a, b)
+
+
+PARITY = [
+    (lambda m: m.SGD(lr=0.05), 'SGD'),
+    (lambda m: m.SGD(lr=0.05, momentum=0.9), 'SGD-momentum'),
+    (lambda m: m.SGD(lr=0.05, momentum=0.9, nesterov=True), 'SGD-nesterov'),
+    (lambda m: m.RMSprop(lr=0.01), 'RMSprop'),
+    (lambda m: m.Adagrad(lr=0.05), 'Adagrad'),
+    (lambda m: m.Adadelta(), 'Adadelta'),
+    (lambda m: m.SGD(lr=0.05, clipnorm=0.01), 'SGD-clipnorm'),
+    (lambda m: m.RMSprop(lr=0.01, clipvalue=0.001), 'RMSprop-clipvalue'),
+]
+
+
+@pytest.mark.parametrize('make', [p[0] for p in PARITY],
+                         ids=[p[1] for p in PARITY])
+def test_parity_with_stock_keras(make):
+    """clr=None computes keras 2.3.1's update rule, bit for bit."""
+    ours, _, _ = train(make(clr_optimizers), 25, trace=False)
+    theirs, _, _ = train(make(stock), 25, trace=False)
+    assert type(theirs.optimizer).__module__ == 'keras.optimizers'
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        assert exact(a, b)
+    moved = [not exact(a, b) for a, b in
+             zip(ours.get_weights(), make_model().get_weights())]
+    assert all(moved)
+
+
+@pytest.mark.parametrize('clip', [{'clipnorm': 0.01}, {'clipvalue': 0.001}],
+                         ids=['clipnorm', 'clipvalue'])
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
+def test_clipping_applies_and_is_kept_in_config(cls, clip):
+    clipped, _, _ = train(cls(lr=0.01, clr=SEED_CLR, **clip), 3, trace=False)
+    plain, _, _ = train(cls(lr=0.01, clr=SEED_CLR), 3, trace=False)
+    assert not exact(clipped.get_weights()[0], plain.get_weights()[0])
+    config = clipped.optimizer.get_config()
+    assert {k: config[k] for k in clip} == clip
+    rebuilt = cls.from_config(config)
+    assert {k: getattr(rebuilt, k) for k in clip} == clip
+
+
+def test_adam_matches_float64_reference_with_t_k_plus_1():
+    """Adam's update k uses t = k + 1: the first step moves each weight by
+    about lr (m_hat / sqrt(v_hat) = sign(g)); keras's race would give t = 2
+    and a step of about 0.235 * lr."""
+    rng = np.random.RandomState(3)
+    x = rng.randn(8, 3).astype(np.float32)
+    y = rng.randn(8, 1).astype(np.float32)
+    w0 = rng.randn(3, 1).astype(np.float32)
+    inp = Input(shape=(3,))
+    model = Model(inp, Dense(1, use_bias=False)(inp))
+    model.set_weights([w0])
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, K.epsilon()
+    model.compile(optimizer=Adam(lr=lr), loss='mse')
+    w, m, v = w0.astype(np.float64), 0., 0.
+    for k in range(20):
+        model.train_on_batch(x, y)
+        g = 2. / len(x) * x.T.astype(np.float64).dot(x.dot(w) - y) / 1.
+        t = k + 1
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        lr_t = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        w = w - lr_t * m / (np.sqrt(v) + eps)
+        got = model.get_weights()[0]
+        if k == 0:
+            assert np.allclose(np.abs(got - w0), lr, rtol=1e-3)
+        assert np.allclose(got, w, rtol=1e-4, atol=1e-6), k
+    assert model.optimizer.get_config()['iterations'] == 20.0
+
+
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
+def test_counter_counts_past_2_pow_24(cls):
+    opt = cls(lr=0.01, clr={'max_lr': 0.05, 'step_size': 1000})
+    model = make_model()
+    model.compile(optimizer=opt, loss='binary_crossentropy')
+    model._make_train_function()
+    start = 2 ** 24 - 2
+    K.set_value(opt.iterations, start)
+    K.set_value(opt.cycle_iterations, start)
+    x, y = make_data(16)
+    cb = Trace()
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0,
+              callbacks=[cb])
+    assert K.get_value(opt.iterations) == 2 ** 24 + 2
+    assert K.get_value(opt.cycle_iterations) == 2 ** 24 + 2
+    assert opt.get_config()['iterations'] == float(2 ** 24 + 2)
+    k = np.arange(start, start + 4)
+    assert exact(np.array(cb.lr, np.float32), clr_schedule(k, 0.01, opt.clr))
+
+
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
+def test_config_round_trip(cls):
+    clr = {'max_lr': 0.06, 'step_size': 20}
+    opt = cls(lr=0.01, clr=clr, decay=1e-4)
+    config = opt.get_config()
+    assert config['clr'] == clr
+    assert config['iterations'] == 0.0 and config['current_lr'] == 0.0
+    assert config['learning_rate'] == float(np.float32(0.01))
+    assert config['decay'] == float(np.float32(1e-4))
+    rebuilt = type(opt).from_config(config)
+    assert type(rebuilt) is cls
+    assert rebuilt.get_config() == config
+    assert type(opt).__name__ == 'CLR' + cls.__qualname__
+    assert clr_optimizers.custom_objects()[type(opt).__name__] is cls
+
+
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
+def test_config_reports_state_after_training(cls):
+    model, lr, _ = train(cls(lr=0.01, clr={'max_lr': 0.05, 'step_size': 4}), 6)
+    config = model.optimizer.get_config()
+    assert config['iterations'] == 6.0
+    assert config['current_lr'] == float(lr[-1])
+    rebuilt = cls.from_config(config)
+    assert K.get_value(rebuilt.iterations) == 6
+    assert K.get_value(rebuilt.current_lr) == lr[-1]
+
+
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
+def test_keras_defaults_and_lr_alias(cls):
+    theirs = getattr(stock, cls.__qualname__)()
+    ours = cls()
+    mine, stocks = ours.get_config(), theirs.get_config()
+    for key, value in stocks.items():
+        assert mine[key] == value, key
+    assert float(K.get_value(cls(lr=0.123).learning_rate)) == \
+        float(np.float32(0.123))
+    assert float(K.get_value(cls(learning_rate=0.5).lr)) == 0.5
+    with pytest.raises(TypeError, match='Unexpected keyword argument'):
+        cls(lr=0.1, not_an_argument=1)
+
+
+BAD_CLR = [
+    ([('max_lr', 0.06)], TypeError, 'clr must be a dict'),
+    ({'step_size': 10}, ValueError, "missing the required key 'max_lr'"),
+    ({'max_lr': 0.06}, ValueError, "missing the required key 'step_size'"),
+    ({'max_lr': None, 'step_size': 10}, TypeError, r"clr\['max_lr'\].*None"),
+    ({'max_lr': 'big', 'step_size': 10}, TypeError, r"clr\['max_lr'\].*'big'"),
+    ({'max_lr': 0.06, 'step_size': None}, TypeError,
+     r"clr\['step_size'\].*None"),
+    ({'max_lr': 0.06, 'step_size': '10'}, TypeError,
+     r"clr\['step_size'\].*'10'"),
+    ({'max_lr': 0.06, 'step_size': True}, TypeError,
+     r"clr\['step_size'\].*True"),
+    ({'max_lr': 0.06, 'step_size': 0}, ValueError,
+     r"clr\['step_size'\].*> 0.*got 0"),
+    ({'max_lr': 0.06, 'step_size': -5}, ValueError, r"step_size.*got -5"),
+    ({'max_lr': 0.06, 'step_size': float('nan')}, ValueError,
+     r"step_size.*finite.*nan"),
+    ({'max_lr': 0.06, 'step_size': float('inf')}, ValueError,
+     r"step_size.*finite.*inf"),
+    ({'max_lr': -0.1, 'step_size': 10}, ValueError, r"max_lr.*>= 0.*-0.1"),
+    ({'max_lr': float('nan'), 'step_size': 10}, ValueError, r"max_lr.*nan"),
+    ({'max_lr': float('inf'), 'step_size': 10}, ValueError, r"max_lr.*inf"),
+    ({'max_lr': 0.001, 'step_size': 10}, ValueError,
+     r"max_lr.*>= the base learning rate \(0.01\); got 0.001"),
+    ({'max_lr': 0.06, 'step_size': 10, 'gama': 0.9}, ValueError,
+     r"Unknown clr key 'gama' \(value 0.9\). Did you mean 'gamma'\?"),
+    ({'max_lr': 0.06, 'stepsize': 10}, ValueError,
+     r"Unknown clr key 'stepsize'.*Did you mean 'step_size'"),
+]
+
+
+@pytest.mark.parametrize('clr,error,message', BAD_CLR,
+                         ids=[str(i) for i in range(len(BAD_CLR))])
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
+def test_bad_clr_is_refused_at_construction(cls, clr, error, message):
+    with pytest.raises(error, match=message):
+        cls(lr=0.01, clr=clr)
+
+
+def test_bad_top_level_arguments():
+    with pytest.raises(ValueError, match=r"learning_rate.*>= 0.*-1"):
+        SGD(lr=-1)
+    with pytest.raises(ValueError, match=r"decay.*>= 0.*-0.5"):
+        Adam(decay=-0.5)
+    with pytest.raises(TypeError, match=r"learning_rate.*'fast'"):
+        Adam(lr='fast')
+
+
+# ---------------------------------------------------------------------------
+# Issue 3: every policy.
+# ---------------------------------------------------------------------------
+
+def graph_trace(cls, clr, updates, lr=1.0, decay=0.0, batch_size=4):
+    _, trace_lr, trace_m = train(cls(lr=lr, clr=clr, decay=decay), updates,
+                                 batch_size=batch_size)
+    return trace_lr, trace_m
+
+
+def test_triangular_literal_sequence():
+    clr = {'max_lr': 5., 'step_size': 4}
+    want = np.array([1, 2, 3, 4, 5, 4, 3, 2, 1, 2, 3], np.float32)
+    assert exact(clr_schedule(np.arange(11), 1., clr), want)
+    lr, _ = graph_trace(SGD, clr, 11, batch_size=1)
+    assert exact(lr, want)
+
+
+def test_triangular2_halves_the_amplitude_each_cycle():
+    clr = {'max_lr': 5., 'step_size': 4, 'mode': 'triangular2'}
+    got = clr_schedule(np.arange(25), 1., clr)
+    assert got[4] == 5. and got[8] == 1. and got[12] == 3. and got[20] == 2.
+    assert got[10] == 2.
+    lr, _ = graph_trace(Adam, clr, 25, batch_size=1)
+    assert exact(lr, got)
+
+
+def test_exp_range_scales_by_gamma_pow_k():
+    clr = {'max_lr': 5., 'step_size': 4, 'mode': 'exp_range', 'gamma': 0.9}
+    k = np.arange(30)
+    got = clr_schedule(k, 1., clr)
+    tri = clr_schedule(k, 1., {'max_lr': 5., 'step_size': 4})
+    assert np.allclose(got, 1. + (tri - 1.) * 0.9 ** k, rtol=1e-6)
+    assert got[4] == np.float32(1 + 4 * np.float32(0.9) ** 4)
+    lr, _ = graph_trace(RMSprop, clr, 30, batch_size=1)
+    assert exact(lr, got)
+
+
+def test_asymmetric_cycle_3_up_5_down():
+    clr = {'max_lr': 5., 'step_size': 3, 'step_size_down': 5}
+    got = clr_schedule(np.arange(17), 1., clr)
+    up, down = [1 + 4 * i / 3. for i in range(3)], [5 - 4 * i / 5. for i in range(5)]
+    want = np.array(up + down + up + down + [1.], np.float32)
+    assert np.allclose(got, want, rtol=0, atol=1e-6)
+    assert got[3] == 5. and got[8] == 1. and got[11] == 5. and got[16] == 1.
+    lr, _ = graph_trace(Adagrad, clr, 17, batch_size=1)
+    assert exact(lr, got)
+
+
+def torch_cyclic_lr(k, base, max_lr, up, down, mode='triangular', gamma=1.):
+    """PyTorch's CyclicLR formulas (torch.optim.lr_scheduler), in float64."""
+    total = up + down
+    ratio = up / total
+    cycle = np.floor(1 + k / total)
+    x = 1. + k / total - cycle
+    factor = np.where(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
+    scale = {'triangular': np.ones_like(k, float),
+             'triangular2': 1 / (2. ** (cycle - 1)),
+             'exp_range': gamma ** k}[mode]
+    return base + (max_lr - base) * factor * scale
+
+
+@pytest.mark.parametrize('mode', ['triangular', 'triangular2', 'exp_range'])
+@pytest.mark.parametrize('down', [None, 7])
+def test_matches_pytorch_cyclic_lr_formulas(mode, down):
+    clr = {'max_lr': 0.1, 'step_size': 5, 'mode': mode}
+    if mode == 'exp_range':
+        clr['gamma'] = 0.99
+    if down:
+        clr['step_size_down'] = down
+    k = np.arange(200)
+    want = torch_cyclic_lr(k.astype(float), 0.001, 0.1, 5., float(down or 5),
+                           mode, 0.99)
+    assert np.allclose(clr_schedule(k, 0.001, clr), want, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize('cls', WITH_MOMENTUM, ids=ids(WITH_MOMENTUM))
+def test_cyclical_momentum_moves_inversely(cls):
+    clr = {'max_lr': 5., 'step_size': 4, 'base_momentum': 0.8,
+           'max_momentum': 0.9}
+    lr, momentum = graph_trace(cls, clr, 12, batch_size=1)
+    want_lr, want_m = clr_schedule(np.arange(12), 1., clr,
+                                   return_momentum=True)
+    assert exact(lr, want_lr) and exact(momentum, want_m)
+    assert momentum[0] == np.float32(0.9) and momentum[4] == np.float32(0.8)
+    assert np.allclose(momentum, 0.9 - 0.1 * (lr - 1.) / 4., atol=1e-7)
+    opt = cls(lr=1., clr=clr)
+    assert opt.get_config()['current_momentum'] == 0.0
+    assert 'beta_1' not in opt.get_config() and 'momentum' not in \
+        opt.get_config()
+    assert cls.from_config(opt.get_config()).get_config() == opt.get_config()
+
+
+def test_cyclical_momentum_drives_the_update():
+    """SGD with momentum cycling at a constant 0.9 equals momentum=0.9."""
+    clr = {'max_lr': 0.01, 'step_size': 4, 'base_momentum': 0.9,
+           'max_momentum': 0.9}
+    cycling, _, m = train(SGD(lr=0.01, clr=clr), 6)
+    fixed, _, _ = train(SGD(lr=0.01, momentum=0.9), 6)
+    assert exact(m, np.full(6, 0.9, np.float32))
+    for a, b in zip(cycling.get_weights(), fixed.get_weights()):
+        assert exact(a, b)
+
+
+@pytest.mark.parametrize('cls', WITHOUT_MOMENTUM, ids=ids(WITHOUT_MOMENTUM))
+def test_momentum_keys_refused_without_momentum(cls):
+    with pytest.raises(ValueError, match='%s has no momentum' % cls.__name__):
+        cls(lr=0.01, clr={'max_lr': 0.1, 'step_size': 4, 'base_momentum': 0.8,
+                          'max_momentum': 0.9})
+
+
+def test_momentum_argument_conflicts_with_cyclical_momentum():
+    clr = {'max_lr': 0.1, 'step_size': 4, 'base_momentum': 0.8,
+           'max_momentum': 0.9}
+    with pytest.raises(ValueError, match='momentum=0.5 conflicts'):
+        SGD(lr=0.01, momentum=0.5, clr=clr)
+    with pytest.raises(ValueError, match='beta_1=0.95 conflicts'):
+        Adam(lr=0.01, beta_1=0.95, clr=clr)
+
+
+def scale_halving(x):
+    return 1. / K.pow(2., x - 1.)
+
+
+def scale_exp(x):
+    return K.exp(-0.01 * x)
+
+
+@pytest.mark.parametrize('fn,scale_mode', [(scale_halving, 'cycle'),
+                                           (scale_exp, 'iterations'),
+                                           (scale_exp, 'cycle')])
+def test_scale_fn_graph_equals_numpy(fn, scale_mode):
+    clr = {'max_lr': 5., 'step_size': 4, 'scale_fn': fn,
+           'scale_mode': scale_mode}
+    got = clr_schedule(np.arange(30), 1., clr)
+    lr, _ = graph_trace(Nadam, clr, 30, batch_size=1)
+    assert exact(lr, got)
+    if fn is scale_halving:
+        mode2 = clr_schedule(np.arange(30), 1., {'max_lr': 5., 'step_size': 4,
+                                                 'mode': 'triangular2'})
+        assert exact(got, mode2)
+
+
+@pytest.mark.parametrize('clr', [
+    {'max_lr': 0.05, 'step_size': 3},
+    {'max_lr': 0.05, 'step_size': 3, 'mode': 'triangular2'},
+    {'max_lr': 0.05, 'step_size': 3, 'mode': 'exp_range', 'gamma': 0.97},
+    {'max_lr': 0.05, 'step_size': 2, 'step_size_down': 5},
+    {'max_lr': 0.05, 'step_size': 2, 'step_size_down': 5,
+     'mode': 'exp_range', 'gamma': 0.9, 'base_momentum': 0.85,
+     'max_momentum': 0.95},
+], ids=['triangular', 'triangular2', 'exp_range', 'asymmetric', 'everything'])
+@pytest.mark.parametrize('decay', [0.0, 0.01])
+def test_clr_schedule_equals_graph_bit_for_bit(clr, decay):
+    lr, m = graph_trace(Adamax, clr, 40, lr=0.01, decay=decay)
+    want, want_m = clr_schedule(np.arange(40), 0.01, clr, decay=decay,
+                                return_momentum=True)
+    assert exact(lr, want)
+    if want_m is not None:
+        assert exact(m, want_m)
+
+
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
+def test_reset_cycle_mid_training(cls):
+    clr = {'max_lr': 0.05, 'step_size': 4}
+    opt = cls(lr=0.01, clr=clr, decay=0.001)
+    model, lr_a, _ = train(opt, 6)
+    opt.reset_cycle(lr=0.02, max_lr=0.08, step_size=3)
+    _, lr_b, _ = train(opt, 10, model=model)
+    assert K.get_value(opt.iterations) == 16
+    assert K.get_value(opt.cycle_iterations) == 10
+    assert exact(lr_a, clr_schedule(np.arange(6), 0.01, clr, decay=0.001))
+    new = {'max_lr': 0.08, 'step_size': 3}
+    assert exact(lr_b, clr_schedule(np.arange(6, 16), 0.02, new, decay=0.001,
+                                    cycle_iterations=np.arange(10)))
+    assert opt.get_config()['clr'] == new
+    assert opt.get_config()['learning_rate'] == float(np.float32(0.02))
+
+
+def test_reset_cycle_errors():
+    with pytest.raises(ValueError, match='clr=None'):
+        SGD().reset_cycle()
+    opt = SGD(lr=0.01, clr={'max_lr': 0.05, 'step_size': 4})
+    with pytest.raises(ValueError, match=r"max_lr.*0.001"):
+        opt.reset_cycle(max_lr=0.001)
+    with pytest.raises(ValueError, match=r"step_size.*-1"):
+        opt.reset_cycle(step_size=-1)
+    with pytest.raises(ValueError, match='symmetric cycle'):
+        opt.reset_cycle(step_size_down=3)
+    assert opt.clr == {'max_lr': 0.05, 'step_size': 4}
+
+
+BAD_POLICY = [
+    ({'mode': 'triangle'}, ValueError,
+     r"clr\['mode'\] must be one of 'triangular', 'triangular2', "
+     r"'exp_range'; got 'triangle'"),
+    ({'mode': 'exp_range', 'gamma': 0}, ValueError, r"gamma.*\(0, 1\].*got 0"),
+    ({'mode': 'exp_range', 'gamma': 1.5}, ValueError, r"gamma.*got 1.5"),
+    ({'mode': 'exp_range', 'gamma': float('nan')}, ValueError, r"gamma.*nan"),
+    ({'mode': 'exp_range', 'gamma': 'x'}, TypeError, r"gamma.*'x'"),
+    ({'gamma': 0.9}, ValueError, r"gamma.*only used by mode 'exp_range'"),
+    ({'scale_fn': 3}, TypeError, r"scale_fn.*callable.*; got 3"),
+    ({'scale_fn': scale_exp, 'mode': 'exp_range'}, ValueError,
+     r"scale_fn.*replaces the mode"),
+    ({'scale_fn': scale_exp, 'scale_mode': 'epoch'}, ValueError,
+     r"scale_mode.*'cycle', 'iterations'; got 'epoch'"),
+    ({'scale_mode': 'cycle'}, ValueError, r"scale_mode.*only used with"),
+    ({'step_size_down': 0}, ValueError, r"step_size_down.*> 0.*got 0"),
+    ({'step_size_down': float('inf')}, ValueError, r"step_size_down.*inf"),
+    ({'base_momentum': 0.8}, ValueError, r"together.*max_momentum=None"),
+    ({'max_momentum': 0.9}, ValueError, r"together.*base_momentum=None"),
+    ({'base_momentum': 0.9, 'max_momentum': 0.8}, ValueError,
+     r"max_momentum.*>= base_momentum \(0.9\); got 0.8"),
+    ({'base_momentum': -0.1, 'max_momentum': 0.8}, ValueError,
+     r"base_momentum.*\[0, 1\); got -0.1"),
+    ({'base_momentum': 0.8, 'max_momentum': 1.0}, ValueError,
+     r"max_momentum.*got 1.0"),
+]
+
+
+@pytest.mark.parametrize('extra,error,message', BAD_POLICY,
+                         ids=[str(i) for i in range(len(BAD_POLICY))])
+def test_bad_policy_keys_refused(extra, error, message):
+    clr = dict({'max_lr': 0.1, 'step_size': 4}, **extra)
+    with pytest.raises(error, match=message):
+        Adam(lr=0.01, clr=clr)
+    with pytest.raises(error, match=message):
+        clr_schedule([0], 0.01, clr)
