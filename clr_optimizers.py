@@ -427,6 +427,10 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                 'drive %s; leave %s at its default (%r).'
                 % (self._momentum_arg, momentum, self._momentum_arg,
                    self._momentum_arg, self._momentum_default))
+        # Rebuilt from a config that records applied updates (load_model):
+        # the first update asserts that set_weights restored the state.
+        self._expects_state = state.get('iterations', 0) > 0
+        self._state_loaded = None
         spec = self._spec
         with K.name_scope(name):
             self.iterations = K.variable(state.get('iterations', 0),
@@ -471,6 +475,8 @@ class _CLROptimizer(keras_optimizers.Optimizer):
             cycle, or None for optimizers without momentum).
         """
         deps = [g.op if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        if self._expects_state:
+            deps.append(self._assert_state_loaded())
         with tf.control_dependencies(deps):
             k = K.cast(self.iterations, 'float32')
             reads = [k]
@@ -492,6 +498,17 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         if momentum is None and self._momentum_arg is not None:
             momentum = getattr(self, self._momentum_arg)
         return k, lr, momentum
+
+    def _assert_state_loaded(self):
+        self._state_loaded = K.variable(False, dtype='bool',
+                                        name='state_loaded')
+        message = ('%s was rebuilt from a config that records %d applied '
+                   'updates, but its saved state (counters, slots) was never '
+                   'loaded with set_weights: refusing to continue with a '
+                   'fresh optimizer. Was the optimizer state removed from '
+                   'the file?' % (type(self).__name__,
+                                  K.get_value(self.iterations)))
+        return tf.debugging.Assert(self._state_loaded, [message])
 
     def _end_update(self, updates, lr, state_updates=()):
         """Appends the counter and state updates, ordered after `updates`.
@@ -588,7 +605,11 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                     '%s state %s has shape %s; got an array of shape %s.'
                     % (type(self).__name__, p.name, K.int_shape(p),
                        np.shape(w)))
-        K.batch_set_value(list(zip(params, weights)))
+        pairs = list(zip(params, weights))
+        if self._state_loaded is not None:
+            pairs.append((self._state_loaded, True))
+        K.batch_set_value(pairs)
+        self._expects_state = False
 
     def get_config(self):
         config = super(_CLROptimizer, self).get_config()

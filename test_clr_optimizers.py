@@ -566,3 +566,313 @@ def test_bad_policy_keys_refused(extra, error, message):
         Adam(lr=0.01, clr=clr)
     with pytest.raises(error, match=message):
         clr_schedule([0], 0.01, clr)
+
+
+# ---------------------------------------------------------------------------
+# Issue 4: save, load, resume.
+# ---------------------------------------------------------------------------
+
+import json  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import h5py  # noqa: E402
+from keras.models import load_model  # noqa: E402
+
+from clr_optimizers import (AtomicModelCheckpoint, LRLogger,  # noqa: E402
+                            OptimizerStateError, register_scale_fn)
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+@register_scale_fn
+def decaying_cycles(x):
+    """A registered scale_fn: saved in configs by its name."""
+    return 1. / (1. + 0.5 * (x - 1.))
+
+
+MOMENTUM = {'base_momentum': 0.85, 'max_momentum': 0.95}
+RESUME_CASES = [
+    (SGD, dict(lr=0.01, decay=1e-3, nesterov=True,
+               clr=dict(max_lr=0.05, step_size=3, mode='triangular2',
+                        **MOMENTUM))),
+    (RMSprop, dict(lr=0.001, clr=dict(max_lr=0.01, step_size=2,
+                                      step_size_down=5, mode='exp_range',
+                                      gamma=0.95))),
+    (Adagrad, dict(lr=0.01, clr=dict(max_lr=0.05, step_size=3,
+                                     scale_fn=decaying_cycles))),
+    (Adadelta, dict(lr=0.5, decay=1e-2, clr=dict(max_lr=1.5, step_size=4))),
+    (Adam, dict(lr=0.001, amsgrad=True,
+                clr=dict(max_lr=0.01, step_size=3, **MOMENTUM))),
+    (Adamax, dict(lr=0.002, clr=dict(max_lr=0.01, step_size=5,
+                                     scale_fn=decaying_cycles,
+                                     scale_mode='iterations'))),
+    (Nadam, dict(lr=0.002, clr=dict(max_lr=0.01, step_size=2,
+                                    mode='exp_range', gamma=0.9,
+                                    **MOMENTUM))),
+]
+N_FIRST, N_SECOND, RESUME_BATCH = 7, 9, 4
+RESET = dict(lr=None, max_lr=None, step_size=4)
+
+
+def resume_data():
+    return make_data((N_FIRST + N_SECOND) * RESUME_BATCH, seed=5)
+
+
+def run_updates(model, start, count):
+    x, y = resume_data()
+    rows = slice(start * RESUME_BATCH, (start + count) * RESUME_BATCH)
+    cb = Trace()
+    model.fit(x[rows], y[rows], batch_size=RESUME_BATCH, epochs=1,
+              shuffle=False, verbose=0, callbacks=[cb])
+    return np.array(cb.lr, np.float32), np.array(cb.momentum, np.float32)
+
+
+def snapshot(model, lr, momentum):
+    arrays = {'lr': lr, 'momentum': momentum}
+    for i, w in enumerate(model.get_weights()):
+        arrays['w%d' % i] = w
+    for i, w in enumerate(model.optimizer.get_weights()):
+        arrays['s%d' % i] = w
+    return arrays
+
+
+def _resume_second_half(path, out):
+    """Runs in a fresh process: load, train the second half, save arrays."""
+    model = load_model(path)
+    lr, momentum = run_updates(model, N_FIRST, N_SECOND)
+    np.savez(out, **snapshot(model, lr, momentum))
+
+
+def run_python(code, *args, **kwargs):
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2')
+    return subprocess.run([sys.executable, '-c', code] + list(args), env=env,
+                          cwd=ROOT, **kwargs)
+
+
+@pytest.mark.parametrize('cls,kwargs', RESUME_CASES, ids=ids(ALL))
+def test_resume_in_fresh_process_is_bit_identical(cls, kwargs, tmp_path):
+    # One uninterrupted run of N + M updates (reset_cycle after N).
+    model = make_model(seed=2)
+    model.compile(optimizer=cls(**kwargs), loss='binary_crossentropy')
+    lr_a, m_a = run_updates(model, 0, N_FIRST)
+    model.optimizer.reset_cycle(**RESET)
+    lr_b, m_b = run_updates(model, N_FIRST, N_SECOND)
+    whole = snapshot(model, np.concatenate([lr_a, lr_b]),
+                     np.concatenate([m_a, m_b]))
+    # N updates, save, then M more in a fresh process.
+    K.clear_session()
+    model = make_model(seed=2)
+    model.compile(optimizer=cls(**kwargs), loss='binary_crossentropy')
+    lr_first, m_first = run_updates(model, 0, N_FIRST)
+    model.optimizer.reset_cycle(**RESET)
+    path, out = str(tmp_path / 'model.h5'), str(tmp_path / 'second.npz')
+    model.save(path)
+    done = run_python('import test_clr_optimizers as t; '
+                      't._resume_second_half(%r, %r)' % (path, out))
+    assert done.returncode == 0
+    second = dict(np.load(out))
+    assert exact(np.concatenate([lr_first, second['lr']]), whole['lr'])
+    assert exact(np.concatenate([m_first, second['momentum']]),
+                 whole['momentum'])
+    assert sorted(second) == sorted(whole)
+    for key in whole:
+        if key not in ('lr', 'momentum'):
+            assert exact(second[key], whole[key]), key
+    assert len(set(np.round(whole['lr'], 9))) > 3     # the schedule moved
+
+
+@pytest.mark.parametrize('cls,kwargs', RESUME_CASES, ids=ids(ALL))
+def test_load_model_needs_no_custom_objects(cls, kwargs, tmp_path):
+    model, _, _ = train(cls(**kwargs), 5)
+    path = str(tmp_path / 'm.h5')
+    model.save(path)
+    K.clear_session()
+    loaded = load_model(path)
+    assert type(loaded.optimizer) is cls
+    config = loaded.optimizer.get_config()
+    assert config['iterations'] == 5.0
+    assert loaded.optimizer.clr == kwargs['clr']
+    with h5py.File(path, 'r') as f:
+        saved = json.loads(f.attrs['training_config'])['optimizer_config']
+    assert saved['class_name'] == 'CLR' + cls.__qualname__
+    if 'scale_fn' in kwargs['clr']:
+        assert saved['config']['clr']['scale_fn'] == 'decaying_cycles'
+
+
+@pytest.mark.parametrize('name', ['SGD', 'Adam', 'Nadam', 'RMSprop'])
+def test_stock_optimizer_still_loads_as_stock(name, tmp_path):
+    model = make_model()
+    model.compile(optimizer=getattr(stock, name)(), loss='mse')
+    x, y = make_data(8)
+    model.fit(x, y, batch_size=4, verbose=0)
+    model.save(str(tmp_path / 's.h5'))
+    loaded = load_model(str(tmp_path / 's.h5'))
+    assert type(loaded.optimizer) is getattr(stock, name)
+
+
+def test_custom_objects_mapping():
+    mapping = clr_optimizers.custom_objects()
+    assert mapping == {'CLR' + c.__qualname__: c for c in ALL}
+    assert not set(mapping) & {'SGD', 'Adam', 'sgd', 'adam'}
+
+
+def test_unregistered_scale_fn_cannot_be_saved(tmp_path):
+    model, _, _ = train(SGD(lr=0.01, clr={'max_lr': 0.1, 'step_size': 2,
+                                          'scale_fn': lambda x: x * 0 + 1.}),
+                        2, trace=False)
+    with pytest.raises(ValueError, match='is not registered.*register_scale_fn'):
+        model.save(str(tmp_path / 'x.h5'))
+
+
+def test_scale_fn_by_name_needs_registration():
+    config = Adam(lr=0.01, clr={'max_lr': 0.1, 'step_size': 2,
+                                'scale_fn': decaying_cycles}).get_config()
+    assert config['clr']['scale_fn'] == 'decaying_cycles'
+    config['clr']['scale_fn'] = 'nobody_registered_this'
+    with pytest.raises(ValueError, match="names 'nobody_registered_this'"):
+        Adam.from_config(config)
+    restored = Adam.from_config(config, custom_objects={
+        'nobody_registered_this': decaying_cycles})
+    assert restored.clr['scale_fn'] is decaying_cycles
+
+
+def saved_model(tmp_path, cls=Adam, updates=5):
+    model, _, _ = train(cls(lr=0.01, clr={'max_lr': 0.05, 'step_size': 3}),
+                        updates, trace=False)
+    path = str(tmp_path / 'm.h5')
+    model.save(path)
+    K.clear_session()
+    return path
+
+
+def test_invalid_clr_in_file_fails_like_the_constructor(tmp_path):
+    path = saved_model(tmp_path)
+    with h5py.File(path, 'r+') as f:
+        training = json.loads(f.attrs['training_config'])
+        training['optimizer_config']['config']['clr']['max_lr'] = -1
+        training['optimizer_config']['config']['clr']['gama'] = 0.5
+        f.attrs['training_config'] = json.dumps(training).encode('utf8')
+    config = training['optimizer_config']['config']
+    with pytest.raises(ValueError) as direct:
+        Adam.from_config(config)
+    with pytest.raises(ValueError) as loading:
+        load_model(path)
+    assert str(loading.value) == str(direct.value)
+    assert "Unknown clr key 'gama'" in str(loading.value)
+
+
+def test_mismatched_optimizer_state_is_an_error(tmp_path):
+    path = saved_model(tmp_path)
+    with h5py.File(path, 'r+') as f:
+        group = f['optimizer_weights']
+        names = list(group.attrs['weight_names'])
+        del group[names[-1].decode('utf8')]
+        group.attrs['weight_names'] = names[:-1]
+    with pytest.raises(OptimizerStateError, match=r'expects 14 state arrays .* but got 13'):
+        load_model(path)
+
+
+def test_missing_optimizer_state_is_an_error(tmp_path):
+    path = saved_model(tmp_path)
+    with h5py.File(path, 'r+') as f:
+        del f['optimizer_weights']
+    model = load_model(path)
+    x, y = make_data(8)
+    with pytest.raises(Exception, match='never loaded'):
+        model.fit(x, y, batch_size=4, verbose=0)
+
+
+def test_lr_logger_feeds_history_and_csv(tmp_path):
+    clr = dict(max_lr=0.05, step_size=3, **MOMENTUM)
+    model = make_model()
+    model.compile(optimizer=Adam(lr=0.01, clr=clr), loss='mse')
+    x, y = make_data(40)
+
+    class Batches(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.lr, self.momentum = [], []
+
+        def on_batch_end(self, batch, logs=None):
+            self.lr.append(logs['lr'])
+            self.momentum.append(logs['momentum'])
+
+    batches, csv = Batches(), str(tmp_path / 'log.csv')
+    history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False,
+                        verbose=0, callbacks=[LRLogger(), batches,
+                                              keras.callbacks.CSVLogger(csv)])
+    want_lr, want_m = clr_schedule(np.arange(20), 0.01, clr,
+                                   return_momentum=True)
+    assert exact(np.array(batches.lr, np.float32), want_lr)
+    assert exact(np.array(batches.momentum, np.float32), want_m)
+    assert history.history['lr'] == [float(want_lr[9]), float(want_lr[19])]
+    assert history.history['momentum'] == [float(want_m[9]),
+                                           float(want_m[19])]
+    with open(csv) as f:
+        header = f.readline().strip().split(',')
+        rows = [line.strip().split(',') for line in f]
+    assert 'lr' in header and 'momentum' in header
+    assert [float(r[header.index('lr')]) for r in rows] == \
+        history.history['lr']
+
+
+def test_lr_logger_without_cycling_momentum_and_with_stock():
+    model = make_model()
+    model.compile(optimizer=RMSprop(lr=0.01), loss='mse')
+    x, y = make_data(8)
+    history = model.fit(x, y, batch_size=4, verbose=0, callbacks=[LRLogger()])
+    assert history.history['lr'] == [float(np.float32(0.01))]
+    assert 'momentum' not in history.history
+    model.compile(optimizer=stock.RMSprop(), loss='mse')
+    with pytest.raises(TypeError, match='needs a clr_optimizers optimizer'):
+        model.fit(x, y, batch_size=4, verbose=0, callbacks=[LRLogger()])
+
+
+KILL_CLR = {'max_lr': 0.05, 'step_size': 7}
+EPOCH_UPDATES = 5
+
+
+def _train_until_killed(path):
+    """Runs in a subprocess: trains forever, checkpointing every epoch
+    (5 updates); resumes from `path` when it exists."""
+    if os.path.exists(path):
+        model = load_model(path)
+    else:
+        model = make_model()
+        model.compile(optimizer=SGD(lr=0.01, clr=KILL_CLR),
+                      loss='binary_crossentropy')
+    x, y = make_data(EPOCH_UPDATES * 4)
+    print('training', flush=True)
+    model.fit(x, y, batch_size=4, epochs=10 ** 6, shuffle=False, verbose=0,
+              callbacks=[AtomicModelCheckpoint(path)])
+
+
+def test_atomic_checkpoint_survives_sigkill(tmp_path):
+    path = str(tmp_path / 'ckpt.h5')
+    rng = np.random.RandomState(1234)
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2')
+    seen = []
+    for kill in range(5):
+        proc = subprocess.Popen(
+            [sys.executable, '-c', 'import test_clr_optimizers as t; '
+             't._train_until_killed(%r)' % path], env=env, cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert proc.stdout.readline() == b'training\n'
+        time.sleep(0.5 + rng.uniform(0, 2.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        K.clear_session()
+        model = load_model(path)        # whole after a kill at any moment
+        iterations = int(K.get_value(model.optimizer.iterations))
+        assert iterations % EPOCH_UPDATES == 0 and iterations > 0
+        seen.append(iterations)
+    assert seen == sorted(seen) and seen[-1] > seen[0]   # resumed each time
+    # The last checkpoint continues on the same schedule.
+    x, y = make_data(EPOCH_UPDATES * 4)
+    cb = Trace()
+    model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0,
+              callbacks=[cb])
+    k = np.arange(seen[-1], seen[-1] + 2 * EPOCH_UPDATES)
+    assert exact(np.array(cb.lr, np.float32), clr_schedule(k, 0.01, KILL_CLR))

@@ -1,0 +1,53 @@
+"""Draws every CLR policy from `clr_schedule` (the numpy mirror of the graph)
+into docs/schedules.png. Run: `python docs/plot_schedules.py` (tox -e plots)."""
+import os
+import sys
+
+import matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from clr_optimizers import clr_schedule  # noqa: E402
+
+K_STEPS = np.arange(8000)
+BASE = {'max_lr': 0.006, 'step_size': 1000}
+PANELS = [
+    ("mode='triangular'", 0.001, dict(BASE), 0.0),
+    ("mode='triangular2'", 0.001, dict(BASE, mode='triangular2'), 0.0),
+    ("mode='exp_range', gamma=0.9997", 0.001,
+     dict(BASE, mode='exp_range', gamma=0.9997), 0.0),
+    ('step_size=500, step_size_down=1500', 0.001,
+     {'max_lr': 0.006, 'step_size': 500, 'step_size_down': 1500}, 0.0),
+    ('triangular with decay=1e-3 (the floor falls)', 0.003, dict(BASE), 1e-3),
+    ('cyclical momentum 0.85..0.95 (right axis)', 0.001,
+     dict(BASE, base_momentum=0.85, max_momentum=0.95), 0.0),
+]
+
+
+def main(path=os.path.join(HERE, 'schedules.png')):
+    fig, axes = plt.subplots(3, 2, figsize=(11, 9), sharex=True)
+    for ax, (title, lr, clr, decay) in zip(axes.ravel(), PANELS):
+        rates, momentum = clr_schedule(K_STEPS, lr, clr, decay=decay,
+                                       return_momentum=True)
+        ax.plot(K_STEPS, rates, color='C0')
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel('learning rate')
+        ax.set_ylim(0, 0.0065)
+        if momentum is not None:
+            twin = ax.twinx()
+            twin.plot(K_STEPS, momentum, color='C3', linewidth=1)
+            twin.set_ylabel('momentum', color='C3')
+    for ax in axes[-1]:
+        ax.set_xlabel('update k')
+    fig.suptitle("clr_schedule(k, lr, clr, decay): lr=0.001, max_lr=0.006, "
+                 "step_size=1000 unless stated", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    print('wrote', path)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,161 @@
+"""Executes the seed notebook headless and checks it against the seed.
+
+The seed (`seed_clr_optimizer_tests_notebook.txt`, a copy of the
+specification in shared/seed) is a text rendering of a notebook: markdown,
+`In [N]:` code cells, and the lines each cell printed.  This script
+
+- `--build`: writes `clr_optimizer_tests.ipynb` with exactly the seed's cells,
+  in the seed's order;
+- by default: checks that the notebook's cells are the seed's, executes it
+  (nbclient, the current Python's kernel) and compares every printed stdout
+  line with the seed's, character for character, stopping at the first
+  difference with a message that says where.  The executed notebook is
+  written to `--output` (`--inplace` updates the committed notebook).
+
+Exit status 0 only when all 150 seed lines (10 from the toy function, 20 per
+optimizer) are reproduced exactly.
+"""
+from __future__ import print_function
+
+import argparse
+import os
+import re
+import sys
+import time
+
+import nbformat
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SEED = os.path.join(HERE, 'seed_clr_optimizer_tests_notebook.txt')
+NOTEBOOK = os.path.join(HERE, 'clr_optimizer_tests.ipynb')
+EXPECTED_LINES = 150
+KERNEL_SETUP = '--IPKernelApp.exec_lines=import logging; logging.basicConfig()'
+IN_PROMPT = re.compile(r'^In \[\d+\]:$')
+
+
+def parse_seed(path=SEED):
+    """Returns the seed's cells as (cell_type, source, printed_lines)."""
+    with open(path) as f:
+        lines = f.read().split('\n')
+    cells, i, n = [], 0, len(lines)
+    while i < n:
+        if IN_PROMPT.match(lines[i]):
+            j = i + 1
+            while j < n and not IN_PROMPT.match(lines[j]) and not (
+                    lines[j].startswith('#') and lines[j - 1] == ''):
+                j += 1
+            section = lines[i + 1:j]
+            markdown, printed = [], []
+            blank2 = [m for m in range(len(section) - 1)
+                      if section[m] == section[m + 1] == '']
+            if blank2:   # the printed lines end with two blank lines
+                section, markdown = section[:blank2[0]], section[blank2[0] + 2:]
+                last_blank = max(m for m, line in enumerate(section) if line == '')
+                section, printed = section[:last_blank], section[last_blank + 1:]
+            source = '\n'.join(section).rstrip('\n')
+            markdown = '\n'.join(markdown)
+            cells.append(('code', source, printed))
+            if markdown.strip():
+                cells.append(('markdown', markdown.strip('\n'), []))
+            i = j
+        else:
+            j = i
+            while j < n and not IN_PROMPT.match(lines[j]):
+                j += 1
+            text = '\n'.join(lines[i:j]).strip('\n')
+            if text:
+                cells.append(('markdown', text, []))
+            i = j
+    return cells
+
+
+def build(path=NOTEBOOK):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3',
+                                 'language': 'python'}
+    for kind, source, _ in parse_seed():
+        make = (nbformat.v4.new_code_cell if kind == 'code'
+                else nbformat.v4.new_markdown_cell)
+        nb.cells.append(make(source))
+    nbformat.write(nb, path)
+    print('wrote %s (%d cells)' % (path, len(nb.cells)))
+
+
+def printed_lines(cell):
+    text = ''.join(o.get('text', '') for o in cell.get('outputs', [])
+                   if o.get('output_type') == 'stream' and o.get('name') == 'stdout')
+    return text.split('\n')[:-1] if text else []
+
+
+def compare(nb, seed_cells):
+    """Raises AssertionError at the first difference; returns lines checked."""
+    got_cells = [(c.cell_type, c.source) for c in nb.cells]
+    want_cells = [(kind, source) for kind, source, _ in seed_cells]
+    for index, (got, want) in enumerate(zip(got_cells, want_cells)):
+        if got != want:
+            raise AssertionError('cell %d differs from the seed:\n  seed: %r\n'
+                                 '  notebook: %r' % (index, want, got))
+    if len(got_cells) != len(want_cells):
+        raise AssertionError('the notebook has %d cells, the seed %d'
+                             % (len(got_cells), len(want_cells)))
+    checked = 0
+    for index, (cell, (_, source, want)) in enumerate(zip(nb.cells, seed_cells)):
+        got = printed_lines(cell) if cell.cell_type == 'code' else []
+        for line_no, (g, w) in enumerate(zip(got, want)):
+            if g != w:
+                raise AssertionError(
+                    'cell %d (%s), printed line %d differs:\n  seed:     %s\n'
+                    '  notebook: %s' % (index, source.split('\n')[0],
+                                        line_no + 1, w, g))
+            checked += 1
+        if len(got) != len(want):
+            raise AssertionError('cell %d (%s) printed %d lines, the seed %d'
+                                 % (index, source.split('\n')[0], len(got),
+                                    len(want)))
+    return checked
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--build', action='store_true',
+                        help='write the notebook from the seed and stop')
+    parser.add_argument('--output', default=os.path.join(
+        HERE, 'clr_optimizer_tests.executed.ipynb'),
+        help='where to write the executed notebook')
+    parser.add_argument('--inplace', action='store_true',
+                        help='write the executed notebook over the committed one')
+    parser.add_argument('--timeout', type=int, default=1800,
+                        help='seconds allowed per cell')
+    args = parser.parse_args(argv)
+    if args.build:
+        build()
+        return 0
+    from nbclient import NotebookClient
+    seed_cells = parse_seed()
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    start = time.time()
+    # In a kernel, TensorFlow 1.15's logger writes its deprecation warnings to
+    # stdout; with a root logging handler it leaves them to it (stderr), so
+    # stdout holds exactly what the cells print.
+    NotebookClient(nb, timeout=args.timeout, kernel_name='python3',
+                   extra_arguments=[KERNEL_SETUP],
+                   resources={'metadata': {'path': ROOT}}).execute()
+    elapsed = time.time() - start
+    nbformat.write(nb, NOTEBOOK if args.inplace else args.output)
+    try:
+        checked = compare(nb, seed_cells)
+    except AssertionError as e:
+        print('FAIL: %s' % e)
+        return 1
+    if checked != EXPECTED_LINES:
+        print('FAIL: checked %d printed lines, the seed has %d'
+              % (checked, EXPECTED_LINES))
+        return 1
+    print('notebook executed in %.1f s; all %d printed lines match the seed '
+          'exactly' % (elapsed, checked))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
