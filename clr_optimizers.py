@@ -44,7 +44,7 @@ from keras.utils.generic_utils import get_custom_objects
 __all__ = ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam',
            'clr_schedule', 'custom_objects', 'register_scale_fn',
            'OptimizerStateError', 'LRLogger', 'AtomicModelCheckpoint',
-           ]
+           'lr_range_test', 'LRRangeTestResult']
 
 
 class OptimizerStateError(Exception):
@@ -1194,3 +1194,149 @@ class AtomicModelCheckpoint(keras_callbacks.ModelCheckpoint):
 
     def set_model(self, model):
         super(AtomicModelCheckpoint, self).set_model(_AtomicSaver(model))
+
+
+# ---------------------------------------------------------------------------
+# Choosing the bounds: the LR range test (Smith, 2017, section 3.3).
+# ---------------------------------------------------------------------------
+
+class LRRangeTestResult(object):
+    """What `lr_range_test` measured.
+
+    # Attributes
+        lr: float32 array, the learning rate of each update.
+        loss: array, the training loss each update computed.
+        smoothed_loss: array, the bias-corrected exponential moving average
+            of `loss` (the curve the bounds are read from).
+        suggested_bounds: (base_lr, max_lr), or None when the loss never
+            fell below its first value.
+        stopped_early: True when the loss exploded before `steps` updates.
+        mode: 'linear' or 'exponential'.
+    """
+
+    def __init__(self, lr, loss, smoothed_loss, suggested_bounds,
+                 stopped_early, mode):
+        self.lr = np.asarray(lr, np.float32)
+        self.loss = np.asarray(loss)
+        self.smoothed_loss = np.asarray(smoothed_loss)
+        self.suggested_bounds = suggested_bounds
+        self.stopped_early = stopped_early
+        self.mode = mode
+
+    def plot(self, ax=None):
+        """Plots loss against learning rate with the suggested bounds marked.
+
+        Needs matplotlib (an optional dependency). Returns the axes.
+        """
+        import matplotlib.pyplot as plt
+        if ax is None:
+            ax = plt.figure(figsize=(6, 4)).gca()
+        ax.plot(self.lr, self.loss, color='0.75', linewidth=1, label='loss')
+        ax.plot(self.lr, self.smoothed_loss, color='C0', label='smoothed loss')
+        if self.suggested_bounds is not None:
+            for value, name in zip(self.suggested_bounds, ('base_lr', 'max_lr')):
+                ax.axvline(value, color='C3', linestyle='--')
+                ax.annotate('%s=%.3g' % (name, value), (value, ax.get_ylim()[1]),
+                            rotation=90, va='top', ha='right', fontsize=8)
+        if self.mode == 'exponential':
+            ax.set_xscale('log')
+        ax.set_xlabel('learning rate')
+        ax.set_ylabel('training loss')
+        ax.legend(loc='lower left', fontsize=8)
+        return ax
+
+
+def lr_range_test(model, x, y, min_lr, max_lr, steps, batch_size=32,
+                  mode='linear', beta=0.98, explode=4.0):
+    """Runs Smith's LR range test on a copy of a compiled model.
+
+    The learning rate rises from `min_lr` to `max_lr` over `steps` updates
+    (linearly, or geometrically with `mode='exponential'`) on consecutive
+    batches of `x`, `y` (wrapping around), using the class of the model's
+    compiled optimizer with its other settings (no decay, no cycle; a
+    cycling momentum is held at its `max_momentum`). The loss of each update
+    is recorded; the test stops early when the loss is NaN or infinite, or
+    when the smoothed loss exceeds `explode` times its best value.
+
+    Suggested bounds: `max_lr` is the learning rate of the lowest smoothed
+    loss (where the loss stops falling) and `base_lr = max_lr / 4`, the rule
+    of thumb of Smith (2017, section 3.3): base_lr "1/3 or 1/4 of max_lr".
+
+    The model itself is not trained: the test runs on a clone, so the
+    model's weights and optimizer state afterwards are exactly those before.
+
+    # Arguments
+        model: a compiled Keras model.
+        x, y: training data (numpy arrays).
+        min_lr, max_lr: float, 0 < min_lr < max_lr.
+        steps: int >= 2, the number of updates.
+        batch_size: int >= 1.
+        mode: 'linear' or 'exponential'.
+        beta: float in [0, 1), the smoothing of the loss curve.
+        explode: float > 1, the divergence threshold.
+
+    # Returns
+        An `LRRangeTestResult`.
+
+    # References
+        - [Cyclical Learning Rates for Training Neural Networks](
+           https://arxiv.org/abs/1506.01186)
+    """
+    from keras.models import clone_model
+    min_lr = _number('min_lr', min_lr, '> 0', lambda v: v > 0)
+    max_lr = _number('max_lr', max_lr, '> min_lr (%r)' % min_lr,
+                     lambda v: v > min_lr)
+    _number('beta', beta, 'in [0, 1)', lambda v: 0 <= v < 1)
+    _number('explode', explode, '> 1', lambda v: v > 1)
+    for name, value in (('steps', steps), ('batch_size', batch_size)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError('%s must be an int; got %r.' % (name, value))
+    if steps < 2 or batch_size < 1:
+        raise ValueError('steps must be >= 2 and batch_size >= 1; got '
+                         'steps=%r, batch_size=%r.' % (steps, batch_size))
+    _choice('mode', mode, ('linear', 'exponential'))
+    optimizer = getattr(model, 'optimizer', None)
+    if optimizer is None:
+        raise ValueError('lr_range_test needs a compiled model.')
+    config = optimizer.get_config()
+    for key in ('clr', 'iterations', 'current_lr', 'current_momentum'):
+        config.pop(key, None)
+    if 'decay' in config:
+        config['decay'] = 0.0
+    spec = getattr(optimizer, '_spec', None)
+    if spec is not None and spec.momentum is not None:
+        config[optimizer._momentum_arg] = spec.momentum[1]
+    probe = clone_model(model)
+    probe.set_weights(model.get_weights())
+    probe.compile(optimizer=type(optimizer).from_config(config),
+                  loss=model.loss, loss_weights=model.loss_weights)
+    fraction = np.arange(steps, dtype=np.float64) / (steps - 1)
+    if mode == 'linear':
+        rates = min_lr + (max_lr - min_lr) * fraction
+    else:
+        rates = min_lr * (max_lr / min_lr) ** fraction
+    rates = rates.astype(np.float32)
+    rows = len(x)
+    lrs, losses, smoothed = [], [], []
+    average, best, stopped = 0., np.inf, False
+    for i, rate in enumerate(rates):
+        start = (i * batch_size) % rows
+        index = np.arange(start, start + batch_size) % rows
+        K.set_value(probe.optimizer.lr, rate)
+        loss = probe.train_on_batch(x[index], y[index])
+        loss = float(np.ravel(loss)[0])
+        average = beta * average + (1 - beta) * loss
+        smooth = average / (1 - beta ** (i + 1))
+        lrs.append(rate)
+        losses.append(loss)
+        smoothed.append(smooth)
+        if not math.isfinite(loss) or smooth > explode * best:
+            stopped = True
+            break
+        best = min(best, smooth)
+    finite = [s if math.isfinite(s) else np.inf for s in smoothed]
+    lowest = int(np.argmin(finite))
+    bounds = None
+    if lowest > 0:
+        bounds = (float(lrs[lowest]) / 4., float(lrs[lowest]))
+    return LRRangeTestResult(lrs, losses, smoothed, bounds, stopped, mode)

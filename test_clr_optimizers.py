@@ -876,3 +876,114 @@ def test_atomic_checkpoint_survives_sigkill(tmp_path):
               callbacks=[cb])
     k = np.arange(seen[-1], seen[-1] + 2 * EPOCH_UPDATES)
     assert exact(np.array(cb.lr, np.float32), clr_schedule(k, 0.01, KILL_CLR))
+
+
+# ---------------------------------------------------------------------------
+# Issue 7: the LR range test.
+# ---------------------------------------------------------------------------
+
+from clr_optimizers import lr_range_test  # noqa: E402
+
+
+def regression_data(rows=256, seed=7):
+    rng = np.random.RandomState(seed)
+    x = rng.randn(rows, 15).astype(np.float32)
+    y = (x.dot(rng.randn(15, 1)) > 0).astype(np.float32)
+    return x, y
+
+
+@pytest.mark.parametrize('mode', ['linear', 'exponential'])
+def test_range_test_ramp_and_bounds(mode):
+    model = make_model()
+    model.compile(optimizer=SGD(lr=0.01, clr={'max_lr': 0.1, 'step_size': 5}),
+                  loss='binary_crossentropy')
+    x, y = regression_data(512)
+    result = lr_range_test(model, x, y, 1e-2, 30.0, steps=100, batch_size=32,
+                           mode=mode)
+    frac = np.arange(100) / 99.
+    ramp = (1e-2 + (30.0 - 1e-2) * frac if mode == 'linear'
+            else 1e-2 * 3000. ** frac).astype(np.float32)
+    n = len(result.lr)
+    assert exact(result.lr, ramp[:n])
+    assert len(result.loss) == len(result.smoothed_loss) == n
+    lowest = int(np.argmin(result.smoothed_loss))
+    assert 0 < lowest < n - 1
+    assert result.suggested_bounds == (float(ramp[lowest]) / 4,
+                                       float(ramp[lowest]))
+    assert result.smoothed_loss[lowest] < 0.8 * result.smoothed_loss[0]
+
+
+def test_range_test_stops_when_the_loss_explodes():
+    inp = Input(shape=(15,))
+    model = Model(inp, Dense(1)(inp))
+    model.compile(optimizer=SGD(lr=0.01), loss='mse')
+    x, y = regression_data()
+    result = lr_range_test(model, x, y, 1e-3, 1e3, steps=200, batch_size=16,
+                           mode='exponential')
+    assert result.stopped_early
+    assert len(result.lr) < 200
+    last = result.loss[-1]
+    assert (not np.isfinite(last)) or \
+        result.smoothed_loss[-1] > 4 * np.min(result.smoothed_loss[:-1])
+    assert result.suggested_bounds[1] < result.lr[-1]
+
+
+@pytest.mark.parametrize('optimizer', [
+    lambda: Adam(lr=0.001, clr=dict(max_lr=0.01, step_size=3, **MOMENTUM)),
+    lambda: stock.Adam(lr=0.001)], ids=['clr', 'stock'])
+def test_range_test_leaves_model_and_optimizer_untouched(optimizer):
+    x, y = regression_data()
+    model = make_model()
+    model.compile(optimizer=optimizer(), loss='binary_crossentropy')
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    before = model.get_weights() + model.optimizer.get_weights()
+    config = model.optimizer.get_config()
+    result = lr_range_test(model, x, y, 1e-4, 0.5, steps=30, batch_size=16)
+    after = model.get_weights() + model.optimizer.get_weights()
+    assert len(result.lr) == 30
+    assert all(exact(a, b) for a, b in zip(before, after))
+    assert model.optimizer.get_config() == config
+    if type(model.optimizer).__module__ == 'keras.optimizers':
+        return   # stock Adam's step-counter race makes it differ run to run
+    # and training continues as if the test had never run
+    control = make_model()
+    control.compile(optimizer=optimizer(), loss='binary_crossentropy')
+    for m in (model, control):
+        m.fit(x, y, batch_size=16, epochs=1 if m is model else 2,
+              shuffle=False, verbose=0)
+    assert all(exact(a, b) for a, b in zip(model.get_weights(),
+                                           control.get_weights()))
+
+
+def test_range_test_plot(tmp_path):
+    import matplotlib
+    matplotlib.use('Agg')
+    model = make_model()
+    model.compile(optimizer=SGD(), loss='binary_crossentropy')
+    x, y = regression_data(512)
+    result = lr_range_test(model, x, y, 1e-2, 30.0, steps=100, batch_size=32,
+                           mode='exponential')
+    assert result.suggested_bounds is not None
+    ax = result.plot()
+    assert ax.get_xscale() == 'log'
+    assert len(ax.lines) == 4       # loss, smoothed, two bounds
+    ax.figure.savefig(str(tmp_path / 'range.png'))
+    assert os.path.getsize(str(tmp_path / 'range.png')) > 1000
+
+
+@pytest.mark.parametrize('kwargs,error,message', [
+    (dict(min_lr=0, max_lr=1), ValueError, r'min_lr.*> 0.*got 0'),
+    (dict(min_lr=0.1, max_lr=0.01), ValueError, r'max_lr.*> min_lr.*0.01'),
+    (dict(steps=1), ValueError, r'steps must be >= 2'),
+    (dict(steps=10.5), TypeError, r'steps must be an int; got 10.5'),
+    (dict(mode='cosine'), ValueError, r"mode must be one of 'linear', "
+     r"'exponential'; got 'cosine'"),
+])
+def test_range_test_bad_arguments(kwargs, error, message):
+    model = make_model()
+    model.compile(optimizer=Adam(), loss='binary_crossentropy')
+    x, y = regression_data()
+    args = dict(min_lr=1e-4, max_lr=1.0, steps=10)
+    args.update(kwargs)
+    with pytest.raises(error, match=message):
+        lr_range_test(model, x, y, **args)
