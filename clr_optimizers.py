@@ -39,6 +39,7 @@ from keras import backend as K
 from keras import callbacks as keras_callbacks
 from keras import optimizers as keras_optimizers
 from keras.legacy import interfaces
+from keras.utils.generic_utils import CustomObjectScope
 from keras.utils.generic_utils import get_custom_objects
 
 __all__ = ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam',
@@ -62,6 +63,7 @@ class OptimizerStateError(Exception):
 
 _MODES = ('triangular', 'triangular2', 'exp_range')
 _SCALE_MODES = ('cycle', 'iterations')
+_STATE_KEYS = ('iterations', 'current_lr', 'current_momentum')
 _CLR_KEYS = ('max_lr', 'step_size', 'step_size_down', 'mode', 'gamma',
              'scale_fn', 'scale_mode', 'base_momentum', 'max_momentum')
 
@@ -140,6 +142,8 @@ def _validate_clr(clr, lr, momentum_arg, owner):
             raise ValueError("clr['gamma'] = %r is only used by mode "
                              "'exp_range'; mode is %r." % (clr['gamma'], mode))
     scale_fn = clr.get('scale_fn')
+    if isinstance(scale_fn, str):   # a registered name, as saved in configs
+        scale_fn = _resolve_scale_fn(scale_fn)
     if scale_fn is not None and not callable(scale_fn):
         raise TypeError("clr['scale_fn'] must be a callable mapping a float32 "
                         "tensor to a float32 tensor; got %r." % (scale_fn,))
@@ -379,9 +383,8 @@ def _scale_fn_name(fn):
         "keras.utils.get_custom_objects()) before saving." % (fn,))
 
 
-def _resolve_scale_fn(name, custom_objects):
-    objects = dict(get_custom_objects())
-    objects.update(custom_objects or {})
+def _resolve_scale_fn(name):
+    objects = get_custom_objects()   # includes an active CustomObjectScope
     if name not in objects or not callable(objects[name]):
         raise ValueError(
             "clr['scale_fn'] names %r, which is not registered: call "
@@ -410,7 +413,12 @@ class _CLROptimizer(keras_optimizers.Optimizer):
     def __init__(self, learning_rate, clr=None, momentum=None, **kwargs):
         learning_rate = kwargs.pop('lr', learning_rate)
         self.initial_decay = kwargs.pop('decay', 0.0)
-        state = kwargs.pop('_state', {})
+        # State that get_config reports; accepted back so that a config
+        # rebuilds the optimizer, whether through from_config or a plain
+        # call (horovod.keras.load_model calls the class with the config).
+        state = {key: kwargs.pop(key) for key in _STATE_KEYS if key in kwargs}
+        for key, value in state.items():
+            _number(key, value, '>= 0', lambda v: v >= 0)
         super(_CLROptimizer, self).__init__(**kwargs)
         name = type(self).__name__
         lr = _number('learning_rate', learning_rate, '>= 0', lambda v: v >= 0)
@@ -419,6 +427,8 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         if clr is not None:
             self._spec = _validate_clr(clr, lr, self._momentum_arg, name)
             clr = dict(clr)
+            if clr.get('scale_fn') is not None:   # a name becomes the function
+                clr['scale_fn'] = self._spec.scale_fn
         self.clr = clr
         if (self._cycles_momentum() and
                 momentum != self._momentum_default):
@@ -427,13 +437,17 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                 'drive %s; leave %s at its default (%r).'
                 % (self._momentum_arg, momentum, self._momentum_arg,
                    self._momentum_arg, self._momentum_default))
+        if 'current_momentum' in state and not self._cycles_momentum():
+            raise ValueError('current_momentum=%r is state of a cyclical '
+                             'momentum, but clr has no base_momentum and '
+                             'max_momentum.' % (state['current_momentum'],))
         # Rebuilt from a config that records applied updates (load_model):
         # the first update asserts that set_weights restored the state.
         self._expects_state = state.get('iterations', 0) > 0
         self._state_loaded = None
         spec = self._spec
         with K.name_scope(name):
-            self.iterations = K.variable(state.get('iterations', 0),
+            self.iterations = K.variable(int(state.get('iterations', 0)),
                                          dtype='int64', name='iterations')
             self.learning_rate = K.variable(learning_rate,
                                             name='learning_rate')
@@ -444,8 +458,8 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                                  self.current_lr]
             if spec is not None:
                 self.cycle_iterations = K.variable(
-                    state.get('cycle_iterations', state.get('iterations', 0)),
-                    dtype='int64', name='cycle_iterations')
+                    int(state.get('iterations', 0)), dtype='int64',
+                    name='cycle_iterations')
                 self.max_lr = K.variable(spec.max_lr, name='max_lr')
                 self.step_size = K.variable(spec.step_up, name='step_size')
                 self._clr_weights += [self.cycle_iterations, self.max_lr,
@@ -621,7 +635,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         clr = None
         if self.clr is not None:
             clr = dict(self.clr)
-            if clr.get('scale_fn') is not None:
+            if callable(clr.get('scale_fn')):
                 clr['scale_fn'] = _scale_fn_name(clr['scale_fn'])
         config['clr'] = clr
         config['iterations'] = float(K.get_value(self.iterations))
@@ -633,22 +647,11 @@ class _CLROptimizer(keras_optimizers.Optimizer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        state = {key: config.pop(key) for key in
-                 ('iterations', 'current_lr', 'current_momentum')
-                 if key in config}
-        if 'iterations' in state:
-            state['iterations'] = int(state['iterations'])
-        clr = config.get('clr')
-        if isinstance(clr, dict) and isinstance(clr.get('scale_fn'), str):
-            clr = dict(clr)
-            clr['scale_fn'] = _resolve_scale_fn(clr['scale_fn'],
-                                                custom_objects)
-            config['clr'] = clr
-        if (isinstance(clr, dict) and clr.get('base_momentum') is not None
-                and cls._momentum_arg is not None):
-            config.pop(cls._momentum_arg, None)
-        return cls(_state=state, **config)
+        """Rebuilds the optimizer from `get_config()`, state included; a
+        `scale_fn` name is looked up in Keras's custom objects and
+        `custom_objects`."""
+        with CustomObjectScope(custom_objects or {}):
+            return cls(**config)
 
 
 def _serializable(cls):
