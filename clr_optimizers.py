@@ -190,7 +190,10 @@ def _validate_clr(clr, lr, momentum_arg, owner):
 # ---------------------------------------------------------------------------
 
 class _GraphOps(object):
-    """float32 backend ops: the schedule as it runs in the training graph."""
+    """float32 backend ops: the schedule as it runs in the training graph.
+
+    `deps`: ops that the final learning rate (and momentum) must wait for.
+    """
     floor = staticmethod(tf.floor)
     abs = staticmethod(tf.abs)
     where = staticmethod(tf.where)
@@ -200,19 +203,18 @@ class _GraphOps(object):
         return tf.constant(x, dtype=tf.float32)
 
     @staticmethod
-    def maximum(x, y):
-        return tf.maximum(x, y)
-
-    @staticmethod
     def pow(x, y):
         return tf.pow(x, y)
 
-    @staticmethod
-    def fma(a, b, h):
+    def __init__(self, deps=()):
+        self.deps = list(deps)
+
+    def fma(self, a, b, h):
         """a + b * h rounded once to float32 (as a fused multiply-add)."""
         f64 = tf.float64
-        return tf.cast(tf.cast(a, f64) + tf.cast(b, f64) * tf.cast(h, f64),
-                       tf.float32)
+        wide = tf.cast(a, f64) + tf.cast(b, f64) * tf.cast(h, f64)
+        with tf.control_dependencies(self.deps):
+            return tf.cast(wide, tf.float32)
 
     @staticmethod
     def scale_fn(fn, x):
@@ -228,10 +230,6 @@ class _NumpyOps(object):
     @staticmethod
     def const(x):
         return np.float32(x)
-
-    @staticmethod
-    def maximum(x, y):
-        return np.maximum(x, y)
 
     @staticmethod
     def pow(x, y):
@@ -255,7 +253,13 @@ class _NumpyOps(object):
         return np.vectorize(lambda v: values[v], otypes=[np.float32])(x)
 
 
-def _schedule(ops, k, c, lr, decay, spec, max_lr, step_up, step_down):
+def _needs_cycle(spec):
+    """Whether the scale uses the cycle number."""
+    return (spec.mode == 'triangular2' if spec.scale_fn is None
+            else spec.scale_mode == 'cycle')
+
+
+def _schedule(ops, k, c, lr, decay, spec, max_lr, steps):
     """The learning rate (and momentum) used by update k.
 
     # Arguments
@@ -265,8 +269,9 @@ def _schedule(ops, k, c, lr, decay, spec, max_lr, step_up, step_down):
         lr: float32, the base learning rate.
         decay: float32 or None: `lr / (1 + decay * k)` lowers the floor.
         spec: `_Spec` from `_validate_clr`, or None for a constant rate.
-        max_lr, step_up, step_down: float32 bounds (step_down None when the
-            cycle is symmetric).
+        max_lr: float32, the upper bound.
+        steps: float32 `(1 / step_size,)` for a symmetric cycle, or
+            `(step_size, step_size_down)` for an asymmetric one.
 
     # Returns
         (lr_k, momentum_k), momentum_k None when momentum does not cycle.
@@ -276,16 +281,20 @@ def _schedule(ops, k, c, lr, decay, spec, max_lr, step_up, step_down):
         lr = lr * (one / (one + decay * k))       # keras 2.3.1's decay formula
     if spec is None:
         return lr, None
-    if step_down is None:
-        # Smith's triangular window, as the seed notebook computes it.
-        r = c * (one / step_up)
-        cycle = ops.floor(one + r * ops.const(.5))
-        # 2 * cycle - 1 is an exact integer, so grappler's reassociation of
-        # constants cannot change the rounding of x.
-        x = ops.abs(r - (ops.const(2.) * cycle - one))
-        s = ops.maximum(ops.const(0.), one - x)
+    if len(steps) == 1:
+        # Smith's triangular window, with r = c / step_size computed as the
+        # seed notebook's values need it: c times float32(1 / step_size).
+        # With f = floor(r / 2) the cycle is f + 1 and x = |r - 2f - 1|;
+        # r / 2, f, 2f and r - 2f are exact, so x is rounded once (and no
+        # reassociation of the constants by grappler can change it), and
+        # x <= 1, so 1 - x needs no clamp at 0.
+        r = c * steps[0]
+        f = ops.floor(r * ops.const(.5))
+        s = one - ops.abs(r - (f + f) - one)
+        cycle = f + one if _needs_cycle(spec) else None
     else:
         # Asymmetric cycle: step_up updates rising, step_down falling.
+        step_up, step_down = steps
         total = step_up + step_down
         cycle = ops.floor(one + c / total)
         pos = c - (cycle - one) * total
@@ -306,6 +315,14 @@ def _schedule(ops, k, c, lr, decay, spec, max_lr, step_up, step_down):
         base_m, max_m = (ops.const(m) for m in spec.momentum)
         momentum_k = ops.fma(max_m, base_m - max_m, h)
     return lr_k, momentum_k
+
+
+def _cycle_steps(spec):
+    """The float32 values of the cycle-length state (see `_schedule`)."""
+    f32 = np.float32
+    if spec.step_down is None:
+        return (f32(1) / f32(spec.step_up),)
+    return (f32(spec.step_up), f32(spec.step_down))
 
 
 def clr_schedule(iterations, lr, clr, decay=0.0, cycle_iterations=None,
@@ -337,13 +354,12 @@ def clr_schedule(iterations, lr, clr, decay=0.0, cycle_iterations=None,
     spec = None if clr is None else _validate_clr(clr, lr, 'momentum',
                                                   'clr_schedule')
     f32 = np.float32
-    bounds = (None, None, None)
+    max_lr, steps = None, None
     if spec is not None:
-        bounds = (f32(spec.max_lr), f32(spec.step_up),
-                  None if spec.step_down is None else f32(spec.step_down))
+        max_lr, steps = f32(spec.max_lr), _cycle_steps(spec)
     lr_k, momentum_k = _schedule(_NumpyOps, k, c, f32(lr) + np.zeros_like(k),
                                  f32(decay) if decay > 0 else None, spec,
-                                 *bounds)
+                                 max_lr, steps)
     lr_k = np.asarray(lr_k, np.float32) + np.zeros_like(k)
     if return_momentum:
         return lr_k, momentum_k
@@ -409,6 +425,8 @@ class _CLROptimizer(keras_optimizers.Optimizer):
     # Name of the argument that cyclical momentum drives, and its default.
     _momentum_arg = None
     _momentum_default = None
+    # Whether get_updates uses the step count k (bias correction).
+    _reads_step_count = False
 
     def __init__(self, learning_rate, clr=None, momentum=None, **kwargs):
         learning_rate = kwargs.pop('lr', learning_rate)
@@ -461,13 +479,13 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                     int(state.get('iterations', 0)), dtype='int64',
                     name='cycle_iterations')
                 self.max_lr = K.variable(spec.max_lr, name='max_lr')
-                self.step_size = K.variable(spec.step_up, name='step_size')
-                self._clr_weights += [self.cycle_iterations, self.max_lr,
-                                      self.step_size]
-                if spec.step_down is not None:
-                    self.step_size_down = K.variable(spec.step_down,
-                                                     name='step_size_down')
-                    self._clr_weights.append(self.step_size_down)
+                names = (('inv_step_size',) if spec.step_down is None
+                         else ('step_size', 'step_size_down'))
+                self._cycle_steps = [
+                    K.variable(value, name=name)
+                    for name, value in zip(names, _cycle_steps(spec))]
+                self._clr_weights += [self.cycle_iterations, self.max_lr]
+                self._clr_weights += self._cycle_steps
                 if spec.momentum is not None:
                     self.current_momentum = K.variable(
                         state.get('current_momentum', 0.),
@@ -480,7 +498,12 @@ class _CLROptimizer(keras_optimizers.Optimizer):
     # -- the update step ---------------------------------------------------
 
     def _begin_update(self, grads):
-        """Reads the counters once, after all gradients are computed.
+        """Reads the counters once and computes this update's learning rate.
+
+        The schedule runs from the counter reads alone, in parallel with the
+        forward and backward pass; only the returned learning rate waits for
+        every gradient, so no parameter is written while another gradient
+        may still read it.
 
         # Returns
             (k, lr, momentum): float32 tensors; k is the number of updates
@@ -491,26 +514,25 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         deps = [g.op if isinstance(g, tf.IndexedSlices) else g for g in grads]
         if self._expects_state:
             deps.append(self._assert_state_loaded())
-        with tf.control_dependencies(deps):
-            k = K.cast(self.iterations, 'float32')
-            reads = [k]
-            spec = self._spec
-            bounds = (None, None, None)
-            c = None
-            if spec is not None:
-                c = K.cast(self.cycle_iterations, 'float32')
-                reads.append(c)
-                bounds = (self.max_lr, self.step_size,
-                          self.step_size_down if spec.step_down else None)
-            decay = self.decay if self.initial_decay > 0 else None
-            lr, momentum = _schedule(_GraphOps, k, c, self.learning_rate,
-                                     decay, spec, *bounds)
-            if lr is self.learning_rate:
-                lr = tf.identity(lr)   # orders constant-rate updates too
-        self._reads = reads
+        k = K.cast(self.iterations, 'float32')
+        spec = self._spec
+        c, max_lr, steps = None, None, None
+        if spec is not None:
+            c = K.cast(self.cycle_iterations, 'float32')
+            max_lr, steps = self.max_lr, self._cycle_steps
+        decay = self.decay if self.initial_decay > 0 else None
+        # The counter reads that the increments must follow.
+        self._reads = [c] if c is not None else []
+        if decay is not None or self._reads_step_count:
+            self._reads.append(k)
+        lr, momentum = _schedule(_GraphOps(deps), k, c, self.learning_rate,
+                                 decay, spec, max_lr, steps)
+        if spec is None:
+            with tf.control_dependencies(deps):
+                lr = tf.identity(lr)
         self._momentum_t = momentum
         if momentum is None and self._momentum_arg is not None:
-            momentum = getattr(self, self._momentum_arg)
+            momentum = _read(getattr(self, self._momentum_arg))
         return k, lr, momentum
 
     def _assert_state_loaded(self):
@@ -533,13 +555,17 @@ class _CLROptimizer(keras_optimizers.Optimizer):
             state_updates: (variable, new value) pairs read by this step
                 (e.g. Nadam's `m_schedule`), written after every read.
         """
-        with tf.control_dependencies(list(updates) + self._reads):
-            last = [K.update_add(self.iterations, 1),
-                    K.update(self.current_lr, lr)]
+        # The counters are read once, by casts into new float32 tensors, so
+        # the increments need only follow those casts; they then run in
+        # parallel with the rest of the step.
+        with tf.control_dependencies(self._reads):
+            last = [K.update_add(self.iterations, 1)]
             if self._spec is not None:
                 last.append(K.update_add(self.cycle_iterations, 1))
-            if self._momentum_t is not None:
-                last.append(K.update(self.current_momentum, self._momentum_t))
+        last.append(K.update(self.current_lr, lr))
+        if self._momentum_t is not None:
+            last.append(K.update(self.current_momentum, self._momentum_t))
+        with tf.control_dependencies(list(updates)):
             last += [K.update(v, new_v) for v, new_v in state_updates]
         self.updates = list(updates) + last
         return self.updates
@@ -584,10 +610,8 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         base = float(K.get_value(self.learning_rate)) if lr is None else lr
         base = _number('lr', base, '>= 0', lambda v: v >= 0)
         spec = _validate_clr(new, base, self._momentum_arg, type(self).__name__)
-        pairs = [(self.cycle_iterations, 0), (self.max_lr, spec.max_lr),
-                 (self.step_size, spec.step_up)]
-        if spec.step_down is not None:
-            pairs.append((self.step_size_down, spec.step_down))
+        pairs = [(self.cycle_iterations, 0), (self.max_lr, spec.max_lr)]
+        pairs += list(zip(self._cycle_steps, _cycle_steps(spec)))
         if lr is not None:
             pairs.append((self.learning_rate, base))
         K.batch_set_value(pairs)
@@ -652,6 +676,12 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         `custom_objects`."""
         with CustomObjectScope(custom_objects or {}):
             return cls(**config)
+
+
+def _read(variable):
+    """One read of a variable, shared by every parameter's update (keras
+    2.3.1 reads its hyperparameter variables again for each parameter)."""
+    return tf.convert_to_tensor(variable)
 
 
 def _serializable(cls):
@@ -778,9 +808,11 @@ class RMSprop(_CLROptimizer):
                                 name='accumulator_' + str(i))
                         for (i, p) in enumerate(params)]
         self._set_slots(accumulators)
+        rho = _read(self.rho)
+        one_minus_rho = 1. - rho      # the same for every parameter
         updates = []
         for p, g, a in zip(params, grads, accumulators):
-            new_a = self.rho * a + (1. - self.rho) * K.square(g)
+            new_a = rho * a + one_minus_rho * K.square(g)
             updates.append(K.update(a, new_a))
             new_p = p - lr * g / (K.sqrt(new_a) + self.epsilon)
             if getattr(p, 'constraint', None) is not None:
@@ -897,6 +929,7 @@ class _AdamFamily(_CLROptimizer):
     """Shared constructor and config of Adam, Adamax and Nadam."""
     _momentum_arg = 'beta_1'
     _momentum_default = 0.9
+    _reads_step_count = True
 
     def __init__(self, learning_rate, beta_1, beta_2, clr, **kwargs):
         self.epsilon = kwargs.pop('epsilon', K.epsilon())
@@ -945,9 +978,11 @@ class Adam(_AdamFamily):
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
         k, lr, beta_1 = self._begin_update(grads)
+        beta_2 = _read(self.beta_2)
         t = k + 1
-        lr_t = lr * (K.sqrt(1. - K.pow(self.beta_2, t)) /
+        lr_t = lr * (K.sqrt(1. - K.pow(beta_2, t)) /
                      (1. - K.pow(beta_1, t)))
+        one_minus_beta_1, one_minus_beta_2 = 1. - beta_1, 1. - beta_2
         ms = [K.zeros(K.int_shape(p), dtype=K.dtype(p), name='m_' + str(i))
               for (i, p) in enumerate(params)]
         vs = [K.zeros(K.int_shape(p), dtype=K.dtype(p), name='v_' + str(i))
@@ -960,8 +995,8 @@ class Adam(_AdamFamily):
         self._set_slots(ms, vs, vhats)
         updates = []
         for i, (p, g, m, v) in enumerate(zip(params, grads, ms, vs)):
-            m_t = (beta_1 * m) + (1. - beta_1) * g
-            v_t = (self.beta_2 * v) + (1. - self.beta_2) * K.square(g)
+            m_t = (beta_1 * m) + one_minus_beta_1 * g
+            v_t = (beta_2 * v) + one_minus_beta_2 * K.square(g)
             if self.amsgrad:
                 vhat_t = K.maximum(vhats[i], v_t)
                 p_t = p - lr_t * m_t / (K.sqrt(vhat_t) + self.epsilon)
@@ -1009,8 +1044,10 @@ class Adamax(_AdamFamily):
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
         k, lr, beta_1 = self._begin_update(grads)
+        beta_2 = _read(self.beta_2)
         t = k + 1
         lr_t = lr / (1. - K.pow(beta_1, t))
+        one_minus_beta_1 = 1. - beta_1
         shapes = [K.int_shape(p) for p in params]
         ms = [K.zeros(shape, name='m_' + str(i))
               for (i, shape) in enumerate(shapes)]
@@ -1019,8 +1056,8 @@ class Adamax(_AdamFamily):
         self._set_slots(ms, us)
         updates = []
         for p, g, m, u in zip(params, grads, ms, us):
-            m_t = (beta_1 * m) + (1. - beta_1) * g
-            u_t = K.maximum(self.beta_2 * u, K.abs(g))
+            m_t = (beta_1 * m) + one_minus_beta_1 * g
+            u_t = K.maximum(beta_2 * u, K.abs(g))
             p_t = p - lr_t * m_t / (u_t + self.epsilon)
             updates.append(K.update(m, m_t))
             updates.append(K.update(u, u_t))
@@ -1065,14 +1102,20 @@ class Nadam(_AdamFamily):
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
         k, lr, beta_1 = self._begin_update(grads)
+        beta_2, m_schedule = _read(self.beta_2), _read(self.m_schedule)
         t = k + 1
         # the warming momentum schedule of Sutskever et al.
         momentum_cache_t = beta_1 * (1. - 0.5 * (
             K.pow(K.cast_to_floatx(0.96), t * self.schedule_decay)))
         momentum_cache_t_1 = beta_1 * (1. - 0.5 * (
             K.pow(K.cast_to_floatx(0.96), (t + 1) * self.schedule_decay)))
-        m_schedule_new = self.m_schedule * momentum_cache_t
-        m_schedule_next = self.m_schedule * momentum_cache_t * momentum_cache_t_1
+        m_schedule_new = m_schedule * momentum_cache_t
+        m_schedule_next = m_schedule * momentum_cache_t * momentum_cache_t_1
+        # the same for every parameter
+        g_scale, m_scale = 1. - m_schedule_new, 1. - m_schedule_next
+        v_scale = 1. - K.pow(beta_2, t)
+        one_minus_cache_t = 1. - momentum_cache_t
+        one_minus_beta_1, one_minus_beta_2 = 1. - beta_1, 1. - beta_2
         shapes = [K.int_shape(p) for p in params]
         ms = [K.zeros(shape, name='m_' + str(i))
               for (i, shape) in enumerate(shapes)]
@@ -1081,12 +1124,12 @@ class Nadam(_AdamFamily):
         self._set_slots(ms, vs, extra=[self.m_schedule])
         updates = []
         for p, g, m, v in zip(params, grads, ms, vs):
-            g_prime = g / (1. - m_schedule_new)
-            m_t = beta_1 * m + (1. - beta_1) * g
-            m_t_prime = m_t / (1. - m_schedule_next)
-            v_t = self.beta_2 * v + (1. - self.beta_2) * K.square(g)
-            v_t_prime = v_t / (1. - K.pow(self.beta_2, t))
-            m_t_bar = (1. - momentum_cache_t) * g_prime + (
+            g_prime = g / g_scale
+            m_t = beta_1 * m + one_minus_beta_1 * g
+            m_t_prime = m_t / m_scale
+            v_t = beta_2 * v + one_minus_beta_2 * K.square(g)
+            v_t_prime = v_t / v_scale
+            m_t_bar = one_minus_cache_t * g_prime + (
                 momentum_cache_t_1 * m_t_prime)
             updates.append(K.update(m, m_t))
             updates.append(K.update(v, v_t))

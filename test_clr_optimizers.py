@@ -200,10 +200,48 @@ def test_clipping_applies_and_is_kept_in_config(cls, clip):
     assert {k: getattr(rebuilt, k) for k in clip} == clip
 
 
-def test_adam_matches_float64_reference_with_t_k_plus_1():
-    """Adam's update k uses t = k + 1: the first step moves each weight by
-    about lr (m_hat / sqrt(v_hat) = sign(g)); keras's race would give t = 2
-    and a step of about 0.235 * lr."""
+def reference_step(name, state, w, g, k, lr, b1, b2=0.999, eps=1e-7,
+                   sd=0.004):
+    """keras 2.3.1's update rules in float64, with t = k + 1."""
+    t = k + 1
+    m, v = state.get('m', 0.), state.get('v', 0.)
+    if name == 'Adam':
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        w = w - lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (
+            np.sqrt(v) + eps)
+    elif name == 'Adamax':
+        m = b1 * m + (1 - b1) * g
+        v = np.maximum(b2 * v, np.abs(g))
+        w = w - lr / (1 - b1 ** t) * m / (v + eps)
+    else:   # Nadam, with its momentum schedule
+        ms = state.get('ms', 1.)
+        cache_t = b1 * (1 - 0.5 * 0.96 ** (t * sd))
+        cache_t1 = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * sd))
+        ms_new, ms_next = ms * cache_t, ms * cache_t * cache_t1
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_bar = (1 - cache_t) * g / (1 - ms_new) + cache_t1 * m / (1 - ms_next)
+        w = w - lr * m_bar / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        state['ms'] = ms_new
+    state['m'], state['v'] = m, v
+    return w
+
+
+ADAM_FAMILY = [Adam, Adamax, Nadam]
+
+
+@pytest.mark.parametrize('clr', [None, dict(max_lr=0.05, step_size=4),
+                                 dict(max_lr=0.05, step_size=4, **{
+                                     'base_momentum': 0.8,
+                                     'max_momentum': 0.95})],
+                         ids=['constant', 'clr', 'clr+momentum'])
+@pytest.mark.parametrize('cls', ADAM_FAMILY, ids=ids(ADAM_FAMILY))
+def test_adam_family_matches_float64_reference_with_t_k_plus_1(cls, clr):
+    """Update k uses t = k + 1 and the schedule's lr_k (and beta_1 k). For
+    Adam the first step moves each weight by about lr (m_hat / sqrt(v_hat)
+    = sign(g)); keras's counter race would give t = 2, a step of about
+    0.235 * lr."""
     rng = np.random.RandomState(3)
     x = rng.randn(8, 3).astype(np.float32)
     y = rng.randn(8, 1).astype(np.float32)
@@ -211,22 +249,26 @@ def test_adam_matches_float64_reference_with_t_k_plus_1():
     inp = Input(shape=(3,))
     model = Model(inp, Dense(1, use_bias=False)(inp))
     model.set_weights([w0])
-    lr, b1, b2, eps = 0.01, 0.9, 0.999, K.epsilon()
-    model.compile(optimizer=Adam(lr=lr), loss='mse')
-    w, m, v = w0.astype(np.float64), 0., 0.
-    for k in range(20):
+    model.compile(optimizer=cls(lr=0.01, clr=clr), loss='mse')
+    steps = 20
+    if clr is None:
+        lrs, b1s = np.full(steps, np.float32(0.01)), None
+    else:
+        lrs, b1s = clr_schedule(np.arange(steps), 0.01, clr,
+                                return_momentum=True)
+    if b1s is None:
+        b1s = np.full(steps, np.float32(0.9))
+    w, state = w0.astype(np.float64), {}
+    for k in range(steps):
         model.train_on_batch(x, y)
-        g = 2. / len(x) * x.T.astype(np.float64).dot(x.dot(w) - y) / 1.
-        t = k + 1
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        lr_t = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-        w = w - lr_t * m / (np.sqrt(v) + eps)
+        g = 2. / len(x) * x.T.astype(np.float64).dot(x.dot(w) - y)
+        w = reference_step(cls.__qualname__, state, w, g, k, float(lrs[k]),
+                           float(b1s[k]))
         got = model.get_weights()[0]
-        if k == 0:
-            assert np.allclose(np.abs(got - w0), lr, rtol=1e-3)
+        if k == 0 and cls is Adam:
+            assert np.allclose(np.abs(got - w0), 0.01, rtol=1e-3)
         assert np.allclose(got, w, rtol=1e-4, atol=1e-6), k
-    assert model.optimizer.get_config()['iterations'] == 20.0
+    assert model.optimizer.get_config()['iterations'] == float(steps)
 
 
 @pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
@@ -346,6 +388,38 @@ def graph_trace(cls, clr, updates, lr=1.0, decay=0.0, batch_size=4):
     _, trace_lr, trace_m = train(cls(lr=lr, clr=clr, decay=decay), updates,
                                  batch_size=batch_size)
     return trace_lr, trace_m
+
+
+@pytest.mark.parametrize('clr,lr,decay', [
+    ({'max_lr': 0.06, 'step_size': 2000}, 0.01, 0.),
+    ({'max_lr': 0.05, 'step_size': 7}, 0.01, 0.),
+    ({'max_lr': 0.3, 'step_size': 1001}, 0.001, 0.),
+    ({'max_lr': 0.05, 'step_size': 3, 'step_size_down': 5}, 0.01, 1e-3),
+    ({'max_lr': 0.3, 'step_size': 13, 'mode': 'triangular2'}, 0.001, 0.01),
+], ids=['seed', 'step7', 'step1001', 'asymmetric', 'triangular2-decay'])
+def test_schedule_is_independent_of_grappler(clr, lr, decay):
+    """The graph schedule equals the numpy mirror at every step, with
+    TensorFlow's graph optimizer on (it reassociates constants) and off."""
+    import tensorflow as tf
+    spec = clr_optimizers._validate_clr(clr, lr, 'momentum', 'test')
+    k_in = tf.placeholder(tf.int64, [])
+    k = tf.cast(k_in, tf.float32)
+    steps = [tf.Variable(v) for v in clr_optimizers._cycle_steps(spec)]
+    out, _ = clr_optimizers._schedule(
+        clr_optimizers._GraphOps(), k, k, tf.Variable(np.float32(lr)),
+        tf.Variable(np.float32(decay)) if decay else None, spec,
+        tf.Variable(np.float32(spec.max_lr)), steps)
+    n = 4500
+    want = clr_schedule(np.arange(n), lr, clr, decay=decay)
+    for grappler_off in (False, True):
+        config = tf.ConfigProto()
+        config.graph_options.rewrite_options.disable_meta_optimizer = \
+            grappler_off
+        with tf.Session(config=config) as sess:
+            sess.run(tf.global_variables_initializer())
+            run = sess.make_callable(out, [k_in])
+            got = np.array([run(i) for i in range(n)], np.float32)
+        assert exact(got, want)
 
 
 def test_triangular_literal_sequence():
@@ -987,3 +1061,30 @@ def test_range_test_bad_arguments(kwargs, error, message):
     args.update(kwargs)
     with pytest.raises(error, match=message):
         lr_range_test(model, x, y, **args)
+
+
+# ---------------------------------------------------------------------------
+# Issue 5: the benchmark keeps working (speed itself is not asserted).
+# ---------------------------------------------------------------------------
+
+def test_benchmark_runs_at_tiny_size(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'bench_clr', os.path.join(ROOT, 'benchmarks', 'bench_clr.py'))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = str(tmp_path / 'bench.json')
+    assert bench.main(['--steps', '3', '--reps', '2', '--batch-sizes', '4',
+                       '--optimizers', 'SGD', 'Nadam', '--out', out]) == 0
+    with open(out) as f:
+        report = json.load(f)
+    assert [r['optimizer'] for r in report['results']] == ['SGD', 'Nadam']
+    for r in report['results']:
+        assert set(r['steps_per_second']) == {'stock', 'clr', 'cb', 'log'}
+        assert all(len(v) == 2 for v in r['seconds'].values())
+        assert r['ratio_clr_over_stock'] > 0
+        weights = r['optimizer_weights']
+        # no per-parameter slot beyond stock: the extra arrays are scalars
+        extra = weights['clr']['elements'] - weights['stock']['elements']
+        assert extra == weights['clr']['scalars'] - weights['stock']['scalars']
+    assert report['machine']['tensorflow'] == '1.15.5'

@@ -1,0 +1,204 @@
+"""Benchmark: in-graph CLR against stock Keras and the per-batch callback.
+
+For each optimizer and batch size, on the seed notebook's model (15 -> 10 ->
+1), four variants run interleaved, repeatedly, in one process:
+
+    a  stock  keras.optimizers.<Name>, fixed learning rate
+    b  clr    clr_optimizers.<Name> with clr (the schedule in the graph)
+    c  cb     the stock class driven by a per-batch Python callback that
+              sets the learning rate every batch (the CyclicLR-callback way)
+    d  log    clr_optimizers.<Name> with clr and LRLogger
+
+Each timed run is one `fit` of `--steps` updates; the median over `--reps`
+rounds gives steps per second, and the ratios are of median step times
+(b/a <= 1.00 means CLR costs nothing; c/b is what the callback costs).
+Also reports graph op counts of the training function and optimizer weight
+counts against stock. Writes JSON (default benchmarks/results/bench.json)
+and prints a Markdown table.
+
+    python benchmarks/bench_clr.py                 # the full run (tox -e bench)
+    python benchmarks/bench_clr.py --steps 3 --reps 1 --batch-sizes 4
+"""
+from __future__ import print_function
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+warnings.filterwarnings('ignore')
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+import keras  # noqa: E402
+import keras.optimizers as stock  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import backend as K  # noqa: E402
+from keras.layers import Dense, Input  # noqa: E402
+from keras.models import Model  # noqa: E402
+
+import clr_optimizers as co  # noqa: E402
+
+NAMES = ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam']
+LR, CLR = 0.01, {'max_lr': 0.06, 'step_size': 2000}
+VARIANTS = ['stock', 'clr', 'cb', 'log']
+
+
+class CallbackCLR(keras.callbacks.Callback):
+    """The callback approach: computes the triangular LR in Python and sets
+    it with a session run before every batch."""
+
+    def __init__(self, base_lr, max_lr, step_size):
+        super(CallbackCLR, self).__init__()
+        self.base_lr, self.max_lr, self.step_size = base_lr, max_lr, step_size
+        self.k = 0
+
+    def on_batch_begin(self, batch, logs=None):
+        cycle = np.floor(1 + self.k / (2. * self.step_size))
+        x = abs(self.k / float(self.step_size) - 2 * cycle + 1)
+        lr = self.base_lr + (self.max_lr - self.base_lr) * max(0., 1 - x)
+        K.set_value(self.model.optimizer.lr, lr)
+        self.k += 1
+
+
+def seed_model():
+    inp = Input(shape=(15,))
+    x = Dense(10, activation='relu')(inp)
+    return Model(inp, Dense(1, activation='sigmoid')(x))
+
+
+def build(name, variant):
+    """Returns (model, callbacks, train-function op count)."""
+    model = seed_model()
+    if variant in ('stock', 'cb'):
+        optimizer = getattr(stock, name)(lr=LR)
+    else:
+        optimizer = getattr(co, name)(lr=LR, clr=CLR)
+    model.compile(optimizer=optimizer, loss='binary_crossentropy',
+                  metrics=['accuracy'])
+    before = len(K.get_session().graph.get_operations())
+    model._make_train_function()
+    ops = len(K.get_session().graph.get_operations()) - before
+    callbacks = {'stock': [], 'clr': [],
+                 'cb': [CallbackCLR(LR, CLR['max_lr'], CLR['step_size'])],
+                 'log': [co.LRLogger()]}[variant]
+    return model, callbacks, ops
+
+
+def weight_counts(model):
+    weights = model.optimizer.weights
+    return {'arrays': len(weights),
+            'scalars': sum(int(np.prod(K.int_shape(w))) for w in weights
+                           if len(K.int_shape(w)) == 0),
+            'elements': int(sum(np.prod(K.int_shape(w)) for w in weights))}
+
+
+def bench(name, batch, steps, reps, rng):
+    x = rng.rand(steps * batch, 15)          # float64, as in the seed notebook
+    y = rng.randint(0, 2, size=steps * batch)
+    K.clear_session()
+    runs = {v: build(name, v) for v in VARIANTS}
+    for model, callbacks, _ in runs.values():      # warm-up
+        model.fit(x, y, batch_size=batch, epochs=1, verbose=0,
+                  callbacks=callbacks)
+    seconds = {v: [] for v in VARIANTS}
+    for rep in range(reps):
+        order = VARIANTS[rep % len(VARIANTS):] + VARIANTS[:rep % len(VARIANTS)]
+        for v in order:                           # interleaved, rotated
+            model, callbacks, _ = runs[v]
+            start = time.perf_counter()
+            model.fit(x, y, batch_size=batch, epochs=1, verbose=0,
+                      callbacks=callbacks)
+            seconds[v].append(time.perf_counter() - start)
+    median = {v: float(np.median(seconds[v])) for v in VARIANTS}
+    result = {
+        'optimizer': name, 'batch_size': batch, 'steps': steps, 'reps': reps,
+        'steps_per_second': {v: steps / median[v] for v in VARIANTS},
+        'ratio_clr_over_stock': median['clr'] / median['stock'],
+        'ratio_callback_over_clr': median['cb'] / median['clr'],
+        'ratio_logger_over_clr': median['log'] / median['clr'],
+        'train_function_ops': {v: runs[v][2] for v in ('stock', 'clr')},
+        'optimizer_weights': {v: weight_counts(runs[v][0])
+                              for v in ('stock', 'clr')},
+        'seconds': seconds,
+    }
+    return result
+
+
+def machine():
+    return {'python': platform.python_version(), 'tensorflow': tf.__version__,
+            'keras': keras.__version__, 'cpus': os.cpu_count(),
+            'processor': platform.processor() or platform.machine(),
+            'platform': platform.platform()}
+
+
+def table(results):
+    lines = ['| optimizer | batch | stock steps/s | clr steps/s | callback '
+             'steps/s | clr+LRLogger steps/s | clr/stock | callback/clr | '
+             'LRLogger/clr |', '|' + '---|' * 9]
+    for r in results:
+        s = r['steps_per_second']
+        lines.append('| %s | %d | %.0f | %.0f | %.0f | %.0f | %.3f | %.2f | '
+                     '%.2f |' % (r['optimizer'], r['batch_size'], s['stock'],
+                                 s['clr'], s['cb'], s['log'],
+                                 r['ratio_clr_over_stock'],
+                                 r['ratio_callback_over_clr'],
+                                 r['ratio_logger_over_clr']))
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--steps', type=int, default=300,
+                        help='updates per timed run')
+    parser.add_argument('--reps', type=int, default=15,
+                        help='interleaved rounds per configuration')
+    parser.add_argument('--batch-sizes', type=int, nargs='+',
+                        default=[32, 2000])
+    parser.add_argument('--optimizers', nargs='+', default=NAMES,
+                        choices=NAMES)
+    parser.add_argument('--out', default=os.path.join(HERE, 'results',
+                                                      'bench.json'))
+    args = parser.parse_args(argv)
+    rng = np.random.RandomState(0)
+    results = []
+    for batch in args.batch_sizes:
+        for name in args.optimizers:
+            results.append(bench(name, batch, args.steps, args.reps, rng))
+            r = results[-1]
+            print('%-8s batch %4d: clr/stock %.3f, callback/clr %.2f, '
+                  'LRLogger/clr %.2f' % (name, batch, r['ratio_clr_over_stock'],
+                                         r['ratio_callback_over_clr'],
+                                         r['ratio_logger_over_clr']),
+                  flush=True)
+    report = {'machine': machine(), 'args': vars(args), 'results': results}
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+    with open(args.out, 'w') as f:
+        json.dump(report, f, indent=1)
+    print()
+    print(table(results))
+    print()
+    print('| optimizer | train-function ops stock | clr | optimizer weights '
+          'stock (arrays / elements) | clr (arrays / elements) |')
+    print('|---|---|---|---|---|')
+    for r in results:
+        if r['batch_size'] != args.batch_sizes[0]:
+            continue
+        o, w = r['train_function_ops'], r['optimizer_weights']
+        print('| %s | %d | %d | %d / %d | %d / %d |'
+              % (r['optimizer'], o['stock'], o['clr'], w['stock']['arrays'],
+                 w['stock']['elements'], w['clr']['arrays'],
+                 w['clr']['elements']))
+    print('\nwrote', args.out)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
