@@ -35,6 +35,8 @@ import tempfile
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.ops import resource_variable_ops
+from tensorflow.python.training import training_ops
 from keras import backend as K
 from keras import callbacks as keras_callbacks
 from keras import optimizers as keras_optimizers
@@ -417,7 +419,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
     """Shared CLR state, validation, step ordering and config.
 
     Subclasses write their update rule in `get_updates` between
-    `self._begin_update(grads)`, which returns this update's learning rate
+    `self._begin_update(grads, params)`, which returns this update's learning rate
     (and momentum), and `self._end_update(updates, ...)`, which increments the
     counters after every read.
     """
@@ -497,13 +499,15 @@ class _CLROptimizer(keras_optimizers.Optimizer):
 
     # -- the update step ---------------------------------------------------
 
-    def _begin_update(self, grads):
+    def _begin_update(self, grads, params):
         """Reads the counters once and computes this update's learning rate.
 
         The schedule runs from the counter reads alone, in parallel with the
-        forward and backward pass; only the returned learning rate waits for
-        every gradient, so no parameter is written while another gradient
-        may still read it.
+        forward and backward pass. Reads of resource variables are
+        snapshots; where a parameter is a reference variable (whose reads
+        alias its buffer), the returned learning rate also waits for every
+        gradient, so that no parameter is written while a gradient may still
+        read it.
 
         # Returns
             (k, lr, momentum): float32 tensors; k is the number of updates
@@ -511,7 +515,11 @@ class _CLROptimizer(keras_optimizers.Optimizer):
             the cyclical momentum (or the constant one when it does not
             cycle, or None for optimizers without momentum).
         """
-        deps = [g.op if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        deps = []
+        if not all(isinstance(p, resource_variable_ops.ResourceVariable)
+                   for p in params):
+            deps = [g.op if isinstance(g, tf.IndexedSlices) else g
+                    for g in grads]
         if self._expects_state:
             deps.append(self._assert_state_loaded())
         k = K.cast(self.iterations, 'float32')
@@ -525,9 +533,10 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         self._reads = [c] if c is not None else []
         if decay is not None or self._reads_step_count:
             self._reads.append(k)
-        lr, momentum = _schedule(_GraphOps(deps), k, c, self.learning_rate,
-                                 decay, spec, max_lr, steps)
-        if spec is None:
+        lr, momentum = _schedule(_GraphOps(deps), k, c,
+                                 _read(self.learning_rate), decay, spec,
+                                 max_lr, steps)
+        if spec is None and deps:
             with tf.control_dependencies(deps):
                 lr = tf.identity(lr)
         self._momentum_t = momentum
@@ -684,6 +693,15 @@ def _read(variable):
     return tf.convert_to_tensor(variable)
 
 
+def _fusable(param, grad, *slots):
+    """Whether TensorFlow's fused training kernel may apply the update: a
+    dense gradient, resource variables, and no constraint to apply."""
+    return (isinstance(grad, tf.Tensor) and
+            getattr(param, 'constraint', None) is None and
+            all(isinstance(v, resource_variable_ops.ResourceVariable)
+                for v in (param,) + slots))
+
+
 def _serializable(cls):
     """Gives the class a serialized name that no Keras built-in lower-cases
     into (`keras.optimizers.deserialize` maps 'Adam' to 'adam'), and registers
@@ -753,13 +771,20 @@ class SGD(_CLROptimizer):
     @K.symbolic
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
-        _, lr, momentum = self._begin_update(grads)
+        _, lr, momentum = self._begin_update(grads, params)
         shapes = [K.int_shape(p) for p in params]
         moments = [K.zeros(shape, name='moment_' + str(i))
                    for (i, shape) in enumerate(shapes)]
         self._set_slots(moments)
         updates = []
         for p, g, m in zip(params, grads, moments):
+            if not self.nesterov and _fusable(p, g, m):
+                # The rule below in one kernel, to the bit: m = momentum * m
+                # - lr * g; p = p + m.
+                updates.append(training_ops.resource_apply_keras_momentum(
+                    p.handle, m.handle, lr, g, momentum, use_locking=False,
+                    use_nesterov=False))
+                continue
             v = momentum * m - lr * g  # velocity
             updates.append(K.update(m, v))
             if self.nesterov:
@@ -803,7 +828,7 @@ class RMSprop(_CLROptimizer):
     @K.symbolic
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
-        _, lr, _ = self._begin_update(grads)
+        _, lr, _ = self._begin_update(grads, params)
         accumulators = [K.zeros(K.int_shape(p), dtype=K.dtype(p),
                                 name='accumulator_' + str(i))
                         for (i, p) in enumerate(params)]
@@ -850,13 +875,20 @@ class Adagrad(_CLROptimizer):
     @K.symbolic
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
-        _, lr, _ = self._begin_update(grads)
+        _, lr, _ = self._begin_update(grads, params)
         shapes = [K.int_shape(p) for p in params]
         accumulators = [K.zeros(shape, name='accumulator_' + str(i))
                         for (i, shape) in enumerate(shapes)]
         self._set_slots(accumulators)
         updates = []
+        epsilon = K.constant(self.epsilon)
         for p, g, a in zip(params, grads, accumulators):
+            if _fusable(p, g, a):
+                # The rule below in one kernel, to the bit: a = a + g**2;
+                # p = p - lr * g / (sqrt(a) + epsilon).
+                updates.append(training_ops.resource_apply_adagrad_v2(
+                    p.handle, a.handle, lr, epsilon, g, use_locking=False))
+                continue
             new_a = a + K.square(g)
             updates.append(K.update(a, new_a))
             new_p = p - lr * g / (K.sqrt(new_a) + self.epsilon)
@@ -897,7 +929,7 @@ class Adadelta(_CLROptimizer):
     @K.symbolic
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
-        _, lr, _ = self._begin_update(grads)
+        _, lr, _ = self._begin_update(grads, params)
         shapes = [K.int_shape(p) for p in params]
         accumulators = [K.zeros(shape, name='accumulator_' + str(i))
                         for (i, shape) in enumerate(shapes)]
@@ -977,7 +1009,7 @@ class Adam(_AdamFamily):
     @K.symbolic
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
-        k, lr, beta_1 = self._begin_update(grads)
+        k, lr, beta_1 = self._begin_update(grads, params)
         beta_2 = _read(self.beta_2)
         t = k + 1
         lr_t = lr * (K.sqrt(1. - K.pow(beta_2, t)) /
@@ -1043,7 +1075,7 @@ class Adamax(_AdamFamily):
     @K.symbolic
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
-        k, lr, beta_1 = self._begin_update(grads)
+        k, lr, beta_1 = self._begin_update(grads, params)
         beta_2 = _read(self.beta_2)
         t = k + 1
         lr_t = lr / (1. - K.pow(beta_1, t))
@@ -1101,7 +1133,7 @@ class Nadam(_AdamFamily):
     @K.symbolic
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
-        k, lr, beta_1 = self._begin_update(grads)
+        k, lr, beta_1 = self._begin_update(grads, params)
         beta_2, m_schedule = _read(self.beta_2), _read(self.m_schedule)
         t = k + 1
         # the warming momentum schedule of Sutskever et al.

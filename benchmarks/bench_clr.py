@@ -10,8 +10,10 @@ For each optimizer and batch size, on the seed notebook's model (15 -> 10 ->
     d  log    clr_optimizers.<Name> with clr and LRLogger
 
 Each timed run is one `fit` of `--steps` updates; the median over `--reps`
-rounds gives steps per second, and the ratios are of median step times
-(b/a <= 1.00 means CLR costs nothing; c/b is what the callback costs).
+rounds gives steps per second. A ratio is the median over rounds of the
+step-time ratio of two variants within the same round, so that drift in the
+machine's speed cancels (b/a <= 1.00 means CLR costs nothing; c/b is what
+the callback costs).
 Also reports graph op counts of the training function and optimizer weight
 counts against stock. Writes JSON (default benchmarks/results/bench.json)
 and prints a Markdown table.
@@ -116,12 +118,18 @@ def bench(name, batch, steps, reps, rng):
                       callbacks=callbacks)
             seconds[v].append(time.perf_counter() - start)
     median = {v: float(np.median(seconds[v])) for v in VARIANTS}
+
+    def ratio(slow, fast):
+        """Median over rounds of the step-time ratio within each round."""
+        return float(np.median(np.array(seconds[slow]) /
+                               np.array(seconds[fast])))
+
     result = {
         'optimizer': name, 'batch_size': batch, 'steps': steps, 'reps': reps,
         'steps_per_second': {v: steps / median[v] for v in VARIANTS},
-        'ratio_clr_over_stock': median['clr'] / median['stock'],
-        'ratio_callback_over_clr': median['cb'] / median['clr'],
-        'ratio_logger_over_clr': median['log'] / median['clr'],
+        'ratio_clr_over_stock': ratio('clr', 'stock'),
+        'ratio_callback_over_clr': ratio('cb', 'clr'),
+        'ratio_logger_over_clr': ratio('log', 'clr'),
         'train_function_ops': {v: runs[v][2] for v in ('stock', 'clr')},
         'optimizer_weights': {v: weight_counts(runs[v][0])
                               for v in ('stock', 'clr')},
@@ -154,9 +162,9 @@ def table(results):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--steps', type=int, default=300,
+    parser.add_argument('--steps', type=int, default=150,
                         help='updates per timed run')
-    parser.add_argument('--reps', type=int, default=15,
+    parser.add_argument('--reps', type=int, default=31,
                         help='interleaved rounds per configuration')
     parser.add_argument('--batch-sizes', type=int, nargs='+',
                         default=[32, 2000])
