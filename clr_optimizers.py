@@ -693,6 +693,13 @@ def _read(variable):
     return tf.convert_to_tensor(variable)
 
 
+def _param_update(param, new_value):
+    """Writes a parameter, through its constraint if it has one."""
+    if getattr(param, 'constraint', None) is not None:
+        new_value = param.constraint(new_value)
+    return K.update(param, new_value)
+
+
 def _fusable(param, grad, *slots):
     """Whether TensorFlow's fused training kernel may apply the update: a
     dense gradient, resource variables, and no constraint to apply."""
@@ -791,9 +798,7 @@ class SGD(_CLROptimizer):
                 new_p = p + momentum * v - lr * g
             else:
                 new_p = p + v
-            if getattr(p, 'constraint', None) is not None:
-                new_p = p.constraint(new_p)
-            updates.append(K.update(p, new_p))
+            updates.append(_param_update(p, new_p))
         return self._end_update(updates, lr)
 
     def get_config(self):
@@ -840,9 +845,7 @@ class RMSprop(_CLROptimizer):
             new_a = rho * a + one_minus_rho * K.square(g)
             updates.append(K.update(a, new_a))
             new_p = p - lr * g / (K.sqrt(new_a) + self.epsilon)
-            if getattr(p, 'constraint', None) is not None:
-                new_p = p.constraint(new_p)
-            updates.append(K.update(p, new_p))
+            updates.append(_param_update(p, new_p))
         return self._end_update(updates, lr)
 
     def get_config(self):
@@ -892,9 +895,7 @@ class Adagrad(_CLROptimizer):
             new_a = a + K.square(g)
             updates.append(K.update(a, new_a))
             new_p = p - lr * g / (K.sqrt(new_a) + self.epsilon)
-            if getattr(p, 'constraint', None) is not None:
-                new_p = p.constraint(new_p)
-            updates.append(K.update(p, new_p))
+            updates.append(_param_update(p, new_p))
         return self._end_update(updates, lr)
 
     def get_config(self):
@@ -944,9 +945,7 @@ class Adadelta(_CLROptimizer):
             # the new accumulator and the *old* delta accumulator
             update = g * K.sqrt(d_a + self.epsilon) / K.sqrt(new_a + self.epsilon)
             new_p = p - lr * update
-            if getattr(p, 'constraint', None) is not None:
-                new_p = p.constraint(new_p)
-            updates.append(K.update(p, new_p))
+            updates.append(_param_update(p, new_p))
             new_d_a = self.rho * d_a + (1 - self.rho) * K.square(update)
             updates.append(K.update(d_a, new_d_a))
         return self._end_update(updates, lr)
@@ -1037,10 +1036,7 @@ class Adam(_AdamFamily):
                 p_t = p - lr_t * m_t / (K.sqrt(v_t) + self.epsilon)
             updates.append(K.update(m, m_t))
             updates.append(K.update(v, v_t))
-            new_p = p_t
-            if getattr(p, 'constraint', None) is not None:
-                new_p = p.constraint(new_p)
-            updates.append(K.update(p, new_p))
+            updates.append(_param_update(p, p_t))
         return self._end_update(updates, lr)
 
     def get_config(self):
@@ -1093,10 +1089,7 @@ class Adamax(_AdamFamily):
             p_t = p - lr_t * m_t / (u_t + self.epsilon)
             updates.append(K.update(m, m_t))
             updates.append(K.update(u, u_t))
-            new_p = p_t
-            if getattr(p, 'constraint', None) is not None:
-                new_p = p.constraint(new_p)
-            updates.append(K.update(p, new_p))
+            updates.append(_param_update(p, p_t))
         return self._end_update(updates, lr)
 
 
@@ -1166,10 +1159,7 @@ class Nadam(_AdamFamily):
             updates.append(K.update(m, m_t))
             updates.append(K.update(v, v_t))
             p_t = p - lr * m_t_bar / (K.sqrt(v_t_prime) + self.epsilon)
-            new_p = p_t
-            if getattr(p, 'constraint', None) is not None:
-                new_p = p.constraint(new_p)
-            updates.append(K.update(p, new_p))
+            updates.append(_param_update(p, p_t))
         return self._end_update(updates, lr,
                                 [(self.m_schedule, m_schedule_new)])
 

@@ -1088,3 +1088,28 @@ def test_benchmark_runs_at_tiny_size(tmp_path):
         extra = weights['clr']['elements'] - weights['stock']['elements']
         assert extra == weights['clr']['scalars'] - weights['stock']['scalars']
     assert report['machine']['tensorflow'] == '1.15.5'
+
+
+@pytest.mark.parametrize('name', ['SGD', 'Adagrad', 'Adam'])
+def test_constraints_apply_like_stock(name):
+    """A constrained parameter takes the explicit rule (not the fused
+    kernel) and is written through its constraint, as in keras."""
+    from keras.constraints import NonNeg
+    results = []
+    for module in (clr_optimizers, stock):
+        K.clear_session()
+        inp = Input(shape=(15,))
+        out = Dense(1, activation='sigmoid', kernel_constraint=NonNeg())(inp)
+        model = Model(inp, out)
+        model.set_weights([np.full((15, 1), 0.01, np.float32),
+                           np.zeros(1, np.float32)])
+        model.compile(optimizer=getattr(module, name)(lr=0.05),
+                      loss='binary_crossentropy')
+        x, y = make_data(64)
+        model.fit(x, np.zeros_like(y), batch_size=8, epochs=1, shuffle=False,
+                  verbose=0)
+        results.append(model.get_weights())
+    ours, theirs = results
+    assert np.all(ours[0] >= 0) and np.any(ours[0] == 0)
+    if name != 'Adam':     # stock Adam's counter race: t differs
+        assert all(exact(a, b) for a, b in zip(ours, theirs))
