@@ -551,8 +551,10 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                    'updates, but its saved state (counters, slots) was never '
                    'loaded with set_weights: refusing to continue with a '
                    'fresh optimizer. Was the optimizer state removed from '
-                   'the file?' % (type(self).__name__,
-                                  K.get_value(self.iterations)))
+                   'the file? When rebuilding a trained optimizer yourself, '
+                   'build the training function (model._make_train_function'
+                   '()) and then call new.set_weights(old.get_weights()).'
+                   % (type(self).__name__, K.get_value(self.iterations)))
         return tf.debugging.Assert(self._state_loaded, [message])
 
     def _end_update(self, updates, lr, state_updates=()):
