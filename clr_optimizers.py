@@ -558,7 +558,8 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         return tf.debugging.Assert(self._state_loaded, [message])
 
     def _end_update(self, updates, lr, state_updates=()):
-        """Appends the counter and state updates, ordered after `updates`.
+        """Appends the counter increments (after the counter reads), the
+        current LR and momentum, and the state updates (after `updates`).
 
         # Arguments
             updates: the parameter and slot update ops of this step.
