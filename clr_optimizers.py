@@ -359,10 +359,10 @@ def clr_schedule(iterations, lr, clr, decay=0.0, cycle_iterations=None,
     max_lr, steps = None, None
     if spec is not None:
         max_lr, steps = f32(spec.max_lr), _cycle_steps(spec)
-    lr_k, momentum_k = _schedule(_NumpyOps, k, c, f32(lr) + np.zeros_like(k),
+    lr_k, momentum_k = _schedule(_NumpyOps, k, c, f32(lr),
                                  f32(decay) if decay > 0 else None, spec,
                                  max_lr, steps)
-    lr_k = np.asarray(lr_k, np.float32) + np.zeros_like(k)
+    lr_k = lr_k + np.zeros_like(k)   # a constant rate, one per step
     if return_momentum:
         return lr_k, momentum_k
     return lr_k

@@ -720,10 +720,10 @@ def _resume_second_half(path, out):
     np.savez(out, **snapshot(model, lr, momentum))
 
 
-def run_python(code, *args, **kwargs):
+def run_python(code, runner=subprocess.run, **kwargs):
+    """Runs `code` in a fresh Python process that imports from this folder."""
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2')
-    return subprocess.run([sys.executable, '-c', code] + list(args), env=env,
-                          cwd=ROOT, **kwargs)
+    return runner([sys.executable, '-c', code], env=env, cwd=ROOT, **kwargs)
 
 
 @pytest.mark.parametrize('cls,kwargs', RESUME_CASES, ids=ids(ALL))
@@ -926,13 +926,11 @@ def _train_until_killed(path):
 def test_atomic_checkpoint_survives_sigkill(tmp_path):
     path = str(tmp_path / 'ckpt.h5')
     rng = np.random.RandomState(1234)
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2')
     seen = []
     for kill in range(5):
-        proc = subprocess.Popen(
-            [sys.executable, '-c', 'import test_clr_optimizers as t; '
-             't._train_until_killed(%r)' % path], env=env, cwd=ROOT,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = run_python('import test_clr_optimizers as t; '
+                          't._train_until_killed(%r)' % path, subprocess.Popen,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert proc.stdout.readline() == b'training\n'
         time.sleep(0.5 + rng.uniform(0, 2.5))
         proc.send_signal(signal.SIGKILL)

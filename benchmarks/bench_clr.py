@@ -95,8 +95,7 @@ def build(name, variant):
 def weight_counts(model):
     weights = model.optimizer.weights
     return {'arrays': len(weights),
-            'scalars': sum(int(np.prod(K.int_shape(w))) for w in weights
-                           if len(K.int_shape(w)) == 0),
+            'scalars': sum(1 for w in weights if K.int_shape(w) == ()),
             'elements': int(sum(np.prod(K.int_shape(w)) for w in weights))}
 
 
