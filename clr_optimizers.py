@@ -65,7 +65,8 @@ class OptimizerStateError(Exception):
 
 _MODES = ('triangular', 'triangular2', 'exp_range')
 _SCALE_MODES = ('cycle', 'iterations')
-_STATE_KEYS = ('iterations', 'current_lr', 'current_momentum')
+_STATE_KEYS = ('iterations', 'cycle_iterations', 'current_lr',
+               'current_momentum')
 _CLR_KEYS = ('max_lr', 'step_size', 'step_size_down', 'mode', 'gamma',
              'scale_fn', 'scale_mode', 'base_momentum', 'max_momentum')
 
@@ -457,6 +458,10 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                 'drive %s; leave %s at its default (%r).'
                 % (self._momentum_arg, momentum, self._momentum_arg,
                    self._momentum_arg, self._momentum_default))
+        if 'cycle_iterations' in state and self._spec is None:
+            raise ValueError('cycle_iterations=%r is state of a cyclical '
+                             'learning rate, but clr is None.'
+                             % (state['cycle_iterations'],))
         if 'current_momentum' in state and not self._cycles_momentum():
             raise ValueError('current_momentum=%r is state of a cyclical '
                              'momentum, but clr has no base_momentum and '
@@ -478,8 +483,9 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                                  self.current_lr]
             if spec is not None:
                 self.cycle_iterations = K.variable(
-                    int(state.get('iterations', 0)), dtype='int64',
-                    name='cycle_iterations')
+                    int(state.get('cycle_iterations',
+                                  state.get('iterations', 0))),
+                    dtype='int64', name='cycle_iterations')
                 self.max_lr = K.variable(spec.max_lr, name='max_lr')
                 names = (('inv_step_size',) if spec.step_down is None
                          else ('step_size', 'step_size_down'))
@@ -675,6 +681,9 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                 clr['scale_fn'] = _scale_fn_name(clr['scale_fn'])
         config['clr'] = clr
         config['iterations'] = float(K.get_value(self.iterations))
+        if self._spec is not None:
+            config['cycle_iterations'] = float(
+                K.get_value(self.cycle_iterations))
         config['current_lr'] = float(K.get_value(self.current_lr))
         if self._cycles_momentum():
             config['current_momentum'] = float(
@@ -1372,7 +1381,7 @@ def lr_range_test(model, x, y, min_lr, max_lr, steps, batch_size=32,
     if optimizer is None:
         raise ValueError('lr_range_test needs a compiled model.')
     config = optimizer.get_config()
-    for key in ('clr', 'iterations', 'current_lr', 'current_momentum'):
+    for key in ('clr',) + _STATE_KEYS:
         config.pop(key, None)
     if 'decay' in config:
         config['decay'] = 0.0

@@ -376,6 +376,37 @@ def test_updates_match_float64_reference(cls, kwargs, scale):
 # Issue 2: the core.
 # ---------------------------------------------------------------------------
 
+def load_script(*parts):
+    """Imports one of the repo's scripts (not a package) as a module."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), *parts)
+    spec = importlib.util.spec_from_file_location(
+        os.path.splitext(parts[-1])[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_seed_copy_is_verified_byte_for_byte(tmp_path):
+    check = load_script('notebooks', 'check_seed.py')
+    shared = check.SHARED_SEED
+    if os.path.exists(shared):              # CI lays shared/ beside the clone
+        assert check.verify_seed_copy() is True
+    spec = tmp_path / 'spec.txt'
+    with open(check.SEED, 'rb') as f:
+        seed = f.read()
+    spec.write_bytes(seed)
+    assert check.verify_seed_copy(str(spec)) is True
+    spec.write_bytes(seed.replace(b'0.059974998235702515',
+                                  b'0.059974998235702516', 1))
+    with pytest.raises(AssertionError, match='differs from the specification'):
+        check.verify_seed_copy(str(spec))
+    spec.write_bytes(seed + b'\n')
+    with pytest.raises(AssertionError, match='at byte %d' % len(seed)):
+        check.verify_seed_copy(str(spec))
+    assert check.verify_seed_copy(str(tmp_path / 'missing.txt')) is None
+
+
 def test_star_import_exports_only_public_names():
     namespace = {}
     exec('from clr_optimizers import *', namespace)
@@ -580,7 +611,8 @@ def test_config_round_trip(cls):
     opt = cls(lr=0.01, clr=clr, decay=1e-4)
     config = opt.get_config()
     assert config['clr'] == clr
-    assert config['iterations'] == 0.0 and config['current_lr'] == 0.0
+    assert config["iterations"] == 0.0 and config["current_lr"] == 0.0
+    assert config["cycle_iterations"] == 0.0
     assert config['learning_rate'] == float(np.float32(0.01))
     assert config['decay'] == float(np.float32(1e-4))
     rebuilt = type(opt).from_config(config)
@@ -595,9 +627,11 @@ def test_config_reports_state_after_training(cls):
     model, lr, _ = train(cls(lr=0.01, clr={'max_lr': 0.05, 'step_size': 4}), 6)
     config = model.optimizer.get_config()
     assert config['iterations'] == 6.0
+    assert config['cycle_iterations'] == 6.0
     assert config['current_lr'] == float(lr[-1])
     rebuilt = cls.from_config(config)
     assert K.get_value(rebuilt.iterations) == 6
+    assert K.get_value(rebuilt.cycle_iterations) == 6
     assert K.get_value(rebuilt.current_lr) == lr[-1]
 
 
@@ -646,12 +680,40 @@ BAD_CLR = [
 ]
 
 
-@pytest.mark.parametrize('clr,error,message', BAD_CLR,
-                         ids=[str(i) for i in range(len(BAD_CLR))])
-@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
-def test_bad_clr_is_refused_at_construction(cls, clr, error, message):
+BAD_CLR_IDS = [
+    'not-a-dict', 'missing-max_lr', 'missing-step_size', 'max_lr-None',
+    'max_lr-str', 'step_size-None', 'step_size-str', 'step_size-bool',
+    'step_size-0', 'step_size-negative', 'step_size-nan', 'step_size-inf',
+    'max_lr-negative', 'max_lr-nan', 'max_lr-inf', 'max_lr-below-lr',
+    'misspelt-gamma', 'misspelt-step_size']
+
+
+@pytest.mark.parametrize('clr,error,message', BAD_CLR, ids=BAD_CLR_IDS)
+def test_bad_clr_is_refused_at_construction(clr, error, message):
     with pytest.raises(error, match=message):
-        cls(lr=0.01, clr=clr)
+        SGD(lr=0.01, clr=clr)
+
+
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
+def test_every_optimizer_routes_clr_through_one_validation(cls, monkeypatch):
+    """The table above runs on SGD; each class hands its clr, its base rate
+    and its momentum argument to the same validation."""
+    calls = []
+    real = clr_optimizers._validate_clr
+
+    def spy(clr, lr, momentum_arg, owner):
+        calls.append((clr, lr, momentum_arg, owner))
+        return real(clr, lr, momentum_arg, owner)
+
+    monkeypatch.setattr(clr_optimizers, '_validate_clr', spy)
+    clr = {'max_lr': 0.06, 'step_size': 10}
+    cls(lr=0.01, clr=clr)
+    momentum_arg = {SGD: 'momentum', Adam: 'beta_1', Adamax: 'beta_1',
+                    Nadam: 'beta_1'}.get(cls)
+    assert calls == [(clr, 0.01, momentum_arg, 'CLR' + cls.__qualname__)]
+    for bad, error, message in BAD_CLR:
+        with pytest.raises(error, match=message):
+            cls(lr=0.01, clr=bad)
 
 
 def test_bad_top_level_arguments():
@@ -777,8 +839,10 @@ def test_asymmetric_cycle_3_up_5_down():
     assert exact(lr, got)
 
 
-def torch_cyclic_lr(k, base, max_lr, up, down, mode='triangular', gamma=1.):
-    """PyTorch's CyclicLR formulas (torch.optim.lr_scheduler), in float64."""
+def torch_cyclic_lr(k, base, max_lr, up, down, mode='triangular', gamma=1.,
+                    base_m=0.8, max_m=0.9):
+    """PyTorch's CyclicLR formulas (torch.optim.lr_scheduler), in float64:
+    (lr, momentum) with cycle_momentum between base_m and max_m."""
     total = up + down
     ratio = up / total
     cycle = np.floor(1 + k / total)
@@ -787,21 +851,28 @@ def torch_cyclic_lr(k, base, max_lr, up, down, mode='triangular', gamma=1.):
     scale = {'triangular': np.ones_like(k, float),
              'triangular2': 1 / (2. ** (cycle - 1)),
              'exp_range': gamma ** k}[mode]
-    return base + (max_lr - base) * factor * scale
+    return (base + (max_lr - base) * factor * scale,
+            max_m - (max_m - base_m) * factor * scale)
 
 
 @pytest.mark.parametrize('mode', ['triangular', 'triangular2', 'exp_range'])
 @pytest.mark.parametrize('down', [None, 7])
 def test_matches_pytorch_cyclic_lr_formulas(mode, down):
-    clr = {'max_lr': 0.1, 'step_size': 5, 'mode': mode}
+    """The LR and the cyclical momentum; relative 1e-5: float32 rounding,
+    plus float32 gamma's error times k (1.3e-6 here at k = 199)."""
+    clr = {'max_lr': 0.1, 'step_size': 5, 'mode': mode,
+           'base_momentum': 0.8, 'max_momentum': 0.9}
     if mode == 'exp_range':
         clr['gamma'] = 0.99
     if down:
         clr['step_size_down'] = down
     k = np.arange(200)
-    want = torch_cyclic_lr(k.astype(float), 0.001, 0.1, 5., float(down or 5),
-                           mode, 0.99)
-    assert np.allclose(clr_schedule(k, 0.001, clr), want, rtol=1e-5, atol=1e-8)
+    want, want_m = torch_cyclic_lr(k.astype(float), 0.001, 0.1, 5.,
+                                   float(down or 5), mode, 0.99)
+    got, got_m = clr_schedule(k, 0.001, clr, return_momentum=True)
+    assert np.allclose(got, want, rtol=1e-5, atol=1e-8)
+    assert np.allclose(got_m, want_m, rtol=1e-5, atol=0)
+    assert len(np.unique(got_m)) > 5
 
 
 @pytest.mark.parametrize('cls', WITH_MOMENTUM, ids=ids(WITH_MOMENTUM))
@@ -899,6 +970,13 @@ def test_reset_cycle_mid_training(cls):
                                     cycle_iterations=np.arange(10)))
     assert opt.get_config()['clr'] == new
     assert opt.get_config()['learning_rate'] == float(np.float32(0.02))
+    # the cycle counter is in the config too, and rebuilds from it
+    assert opt.get_config()['cycle_iterations'] == 10.0
+    rebuilt = cls.from_config(opt.get_config())
+    assert K.get_value(rebuilt.cycle_iterations) == 10
+    assert K.get_value(rebuilt.iterations) == 16
+    with pytest.raises(ValueError, match=r'cycle_iterations=3.0 .* clr is'):
+        cls(lr=0.01, cycle_iterations=3.0)
 
 
 def test_reset_cycle_errors():
@@ -942,8 +1020,13 @@ BAD_POLICY = [
 ]
 
 
-@pytest.mark.parametrize('extra,error,message', BAD_POLICY,
-                         ids=[str(i) for i in range(len(BAD_POLICY))])
+@pytest.mark.parametrize('extra,error,message', BAD_POLICY, ids=[
+    'mode-misspelt', 'gamma-0', 'gamma-above-1', 'gamma-nan', 'gamma-str',
+    'gamma-without-exp_range', 'scale_fn-not-callable',
+    'scale_fn-with-mode', 'scale_mode-unknown', 'scale_mode-without-fn',
+    'step_size_down-0', 'step_size_down-inf', 'base_momentum-alone',
+    'max_momentum-alone', 'momentum-bounds-swapped',
+    'base_momentum-negative', 'max_momentum-1'])
 def test_bad_policy_keys_refused(extra, error, message):
     clr = dict({'max_lr': 0.1, 'step_size': 4}, **extra)
     with pytest.raises(error, match=message):
@@ -1159,6 +1242,46 @@ def test_mismatched_optimizer_state_is_an_error(tmp_path):
         load_model(path)
 
 
+def test_wrong_shape_optimizer_state_is_an_error(tmp_path):
+    path = saved_model(tmp_path)
+    with h5py.File(path, 'r+') as f:
+        group = f['optimizer_weights']
+        names = [n.decode('utf8') for n in group.attrs['weight_names']]
+        slot = [n for n in names if '/m_0' in n][0]
+        del group[slot]
+        group[slot] = np.zeros((2, 2), np.float32)
+    with pytest.raises(OptimizerStateError,
+                       match=r'state .*m_0.* has shape \(15, 10\); got an '
+                             r'array of shape \(2, 2\)'):
+        load_model(path)
+
+
+def test_nothing_is_pickled(tmp_path):
+    """The saved optimizer is JSON and plain numeric arrays: a scale_fn is
+    stored by name and looked up at load, never unpickled."""
+    model, _, _ = train(Adagrad(lr=0.01, clr=dict(
+        max_lr=0.05, step_size=3, scale_fn=decaying_cycles)), 3, trace=False)
+    path = str(tmp_path / 'm.h5')
+    model.save(path)
+    kinds = set()
+    with h5py.File(path, 'r') as f:
+        training = json.loads(f.attrs['training_config'])
+        f.visititems(lambda name, obj: kinds.add(obj.dtype.kind)
+                     if isinstance(obj, h5py.Dataset) else None)
+    assert training['optimizer_config']['config']['clr']['scale_fn'] == \
+        'decaying_cycles'
+    assert kinds <= {'f', 'i'}              # numbers only: no object arrays
+    with open(path, 'rb') as f:
+        assert b'decaying_cycles' in f.read()
+    del keras.utils.get_custom_objects()['decaying_cycles']
+    try:
+        K.clear_session()
+        with pytest.raises(ValueError, match="names 'decaying_cycles'"):
+            load_model(path)
+    finally:
+        register_scale_fn(decaying_cycles)
+
+
 def test_missing_optimizer_state_is_an_error(tmp_path):
     path = saved_model(tmp_path)
     with h5py.File(path, 'r+') as f:
@@ -1214,6 +1337,27 @@ def test_lr_logger_without_cycling_momentum_and_with_stock():
         model.fit(x, y, batch_size=4, verbose=0, callbacks=[LRLogger()])
 
 
+def test_lr_logger_feeds_tensorboard(tmp_path):
+    import tensorflow as tf
+    clr = dict(max_lr=0.05, step_size=3, **MOMENTUM)
+    model = make_model()
+    model.compile(optimizer=SGD(lr=0.01, clr=clr), loss='mse')
+    x, y = make_data(24)
+    logs = str(tmp_path / 'tb')
+    model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0,
+              callbacks=[LRLogger(), keras.callbacks.TensorBoard(logs)])
+    values = {}
+    for name in os.listdir(logs):
+        for event in tf.train.summary_iterator(os.path.join(logs, name)):
+            for v in event.summary.value:
+                values.setdefault(v.tag, []).append((event.step,
+                                                     v.simple_value))
+    want_lr, want_m = clr_schedule(np.arange(12), 0.01, clr,
+                                   return_momentum=True)
+    assert sorted(values['lr']) == [(0, want_lr[5]), (1, want_lr[11])]
+    assert sorted(values['momentum']) == [(0, want_m[5]), (1, want_m[11])]
+
+
 KILL_CLR = {'max_lr': 0.05, 'step_size': 7}
 EPOCH_UPDATES = 5
 
@@ -1231,6 +1375,50 @@ def _train_until_killed(path):
     print('training', flush=True)
     model.fit(x, y, batch_size=4, epochs=10 ** 6, shuffle=False, verbose=0,
               callbacks=[AtomicModelCheckpoint(path)])
+
+
+def _killed_during_second_save(path, atomic):
+    """Runs in a subprocess: trains with a checkpoint every epoch and kills
+    itself with SIGKILL in the middle of the second checkpoint's write
+    (after the model's weights, before its training config)."""
+    from keras.utils.io_utils import H5Dict
+    write = H5Dict.__setitem__
+    saves = []
+
+    def kill_mid_write(self, key, value):
+        if key == 'model_config':            # once per save
+            saves.append(path)
+        if key == 'training_config' and len(saves) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return write(self, key, value)
+
+    H5Dict.__setitem__ = kill_mid_write
+    model = make_model()
+    model.compile(optimizer=SGD(lr=0.01, clr=KILL_CLR),
+                  loss='binary_crossentropy')
+    x, y = make_data(EPOCH_UPDATES * 4)
+    checkpoint = (AtomicModelCheckpoint if atomic else
+                  keras.callbacks.ModelCheckpoint)(path)
+    model.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0,
+              callbacks=[checkpoint])
+
+
+@pytest.mark.parametrize('atomic', [False, True],
+                         ids=['ModelCheckpoint', 'AtomicModelCheckpoint'])
+def test_kill_during_a_checkpoint_write(atomic, tmp_path):
+    """The control for the test below: the same kill, landing mid-write,
+    breaks keras's ModelCheckpoint file and leaves the atomic one whole."""
+    path = str(tmp_path / 'ckpt.h5')
+    done = run_python('import test_clr_optimizers as t; '
+                      't._killed_during_second_save(%r, %r)' % (path, atomic))
+    assert done.returncode == -signal.SIGKILL
+    if not atomic:
+        assert os.path.getsize(path) > 0         # half-written, unreadable
+        with pytest.raises(OSError, match='Unable to open file'):
+            load_model(path)
+        return
+    model = load_model(path)                     # the first epoch's, whole
+    assert K.get_value(model.optimizer.iterations) == EPOCH_UPDATES
 
 
 def test_atomic_checkpoint_survives_sigkill(tmp_path):
@@ -1272,6 +1460,54 @@ def regression_data(rows=256, seed=7):
     x = rng.randn(rows, 15).astype(np.float32)
     y = (x.dot(rng.randn(15, 1)) > 0).astype(np.float32)
     return x, y
+
+
+def hand_run_range_test(model, x, y, rates, batch_size, optimizer):
+    """Smith's range test by hand: a copy of `model` trained with stock
+    keras `optimizer`, its LR set to each rate in turn, on consecutive
+    batches (wrapping around). Returns the losses."""
+    probe = make_model()
+    probe.set_weights(model.get_weights())
+    probe.compile(optimizer=optimizer, loss=model.loss)
+    losses = []
+    for i, rate in enumerate(rates):
+        index = np.arange(i * batch_size, (i + 1) * batch_size) % len(x)
+        K.set_value(probe.optimizer.lr, rate)
+        losses.append(float(probe.train_on_batch(x[index], y[index])))
+    return np.array(losses)
+
+
+def smoothed(losses, beta=0.98):
+    """The bias-corrected exponential moving average, written out."""
+    out, average = [], 0.
+    for i, loss in enumerate(losses):
+        average = beta * average + (1 - beta) * loss
+        out.append(average / (1 - beta ** (i + 1)))
+    return np.array(out)
+
+
+@pytest.mark.parametrize('compiled,stock_twin', [
+    pytest.param(lambda: SGD(lr=0.01, clr={'max_lr': 0.1, 'step_size': 5}),
+                 lambda: stock.SGD(), id='SGD-clr'),
+    pytest.param(lambda: SGD(lr=0.01, decay=0.5, clr=dict(
+        max_lr=0.1, step_size=5, base_momentum=0.8, max_momentum=0.95)),
+        lambda: stock.SGD(momentum=0.95), id='SGD-decay-cycling-momentum'),
+])
+def test_range_test_applies_its_ramp(compiled, stock_twin):
+    """The losses are those of a hand-run test at the ramp's rates, with no
+    decay, no cycle and a cycling momentum held at max_momentum; the
+    smoothed loss is the bias-corrected moving average of those losses."""
+    model = make_model()
+    model.compile(optimizer=compiled(), loss='binary_crossentropy')
+    x, y = regression_data(512)
+    result = lr_range_test(model, x, y, 1e-2, 30.0, steps=60, batch_size=32,
+                           mode='exponential')
+    n = len(result.lr)
+    ramp = (1e-2 * 3000. ** (np.arange(60) / 59.)).astype(np.float32)
+    assert n > 20 and exact(result.lr, ramp[:n])
+    want = hand_run_range_test(model, x, y, ramp[:n], 32, stock_twin())
+    assert exact(np.asarray(result.loss, np.float32), want.astype(np.float32))
+    assert np.allclose(result.smoothed_loss, smoothed(want), rtol=1e-12)
 
 
 @pytest.mark.parametrize('mode', ['linear', 'exponential'])

@@ -29,6 +29,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SEED = os.path.join(HERE, 'seed_clr_optimizer_tests_notebook.txt')
 NOTEBOOK = os.path.join(HERE, 'clr_optimizer_tests.ipynb')
+# The specification itself, beside the checkout (as CI lays it out).
+SHARED_SEED = os.path.join(os.path.dirname(ROOT), 'shared', 'seed',
+                           'clr_optimizer_tests_notebook.txt')
 EXPECTED_LINES = 150
 KERNEL_SETUP = '--IPKernelApp.exec_lines=import logging; logging.basicConfig()'
 IN_PROMPT = re.compile(r'^In \[\d+\]:$')
@@ -68,6 +71,32 @@ def parse_seed(path=SEED):
                 cells.append(('markdown', text, []))
             i = j
     return cells
+
+
+def verify_seed_copy(shared=SHARED_SEED, copy=SEED):
+    """Checks that the repo's copy of the seed equals the specification
+    byte for byte.
+
+    # Returns
+        True when they are equal, None when `shared` does not exist (a clone
+        without the shared folder beside it: the copy is all there is).
+
+    # Raises
+        AssertionError: when they differ, naming the first differing byte.
+    """
+    if not os.path.exists(shared):
+        return None
+    with open(shared, 'rb') as f:
+        want = f.read()
+    with open(copy, 'rb') as f:
+        got = f.read()
+    if got != want:
+        at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b),
+                  min(len(got), len(want)))
+        raise AssertionError('%s differs from the specification %s at byte %d '
+                             '(%d bytes against %d)'
+                             % (copy, shared, at, len(got), len(want)))
+    return True
 
 
 def build(path=NOTEBOOK):
@@ -127,7 +156,18 @@ def main(argv=None):
                         help='write the executed notebook over the committed one')
     parser.add_argument('--timeout', type=int, default=1800,
                         help='seconds allowed per cell')
+    parser.add_argument('--seed', default=SHARED_SEED,
+                        help='the specification to verify the repo\'s copy '
+                             'against (default: %(default)s)')
     args = parser.parse_args(argv)
+    try:
+        same = verify_seed_copy(args.seed)
+    except AssertionError as e:
+        print('FAIL: %s' % e)
+        return 1
+    print('seed copy: %s' % ('identical to %s' % args.seed if same else
+                             '%s not found, so the repo\'s copy is checked '
+                             'as it is' % args.seed), flush=True)
     if args.build:
         build()
         return 0
