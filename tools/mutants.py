@@ -1,0 +1,311 @@
+"""Mutation testing: does the suite notice when the library is broken?
+
+Applies each mutant below (one small semantic edit: a wrong step counter, an
+off-by-one window, epsilon in the wrong place, a range test at another rate,
+...) to a copy of the repository, runs the fast part of the suite against it
+and reports it *killed* (some test failed) or *survived* (every test passed,
+which means a behaviour can change unnoticed). Every mutant must be killed.
+
+    python tools/mutants.py                  # all mutants, 2 at a time
+    python tools/mutants.py --only adam-epsilon-inside-sqrt
+    python tools/mutants.py --tests old_test_clr_optimizers.py  # score a suite
+
+Exit status 0 only when the unmutated copy passes and every mutant is killed.
+A mutant whose text is not found once in its file is an error: the list must
+follow the code.
+"""
+from __future__ import print_function
+
+import argparse
+import collections
+import concurrent.futures
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIB = 'clr_optimizers.py'
+# The fast part of the suite: everything except the slow end-to-end runs
+# (the seed's 10,000-update checkpoints, the fresh-process resumes, the
+# random-kill loop and the benchmark), which the rest covers for mutants.
+FAST = ('not test_seed_checkpoints_exact and not test_resume_in_fresh_process'
+        ' and not test_atomic_checkpoint_survives_sigkill'
+        ' and not test_benchmark_runs_at_tiny_size')
+
+Mutant = collections.namedtuple('Mutant', 'name what old new path')
+
+
+def mutant(name, what, old, new, path=LIB):
+    return Mutant(name, what, old, new, path)
+
+
+MUTANTS = [
+    # The schedule.
+    mutant('decay-counts-cycle', 'decay reads the cycle counter, so it '
+           'restarts at reset_cycle',
+           'lr = lr * (one / (one + decay * k))',
+           'lr = lr * (one / (one + decay * (k if c is None else c)))'),
+    mutant('window-off-by-one', 'the symmetric window one update ahead',
+           'r = c * steps[0]', 'r = (c + one) * steps[0]'),
+    mutant('window-sign', 'the window flipped: peaks at the cycle ends',
+           's = one - ops.abs(r - (f + f) - one)',
+           's = ops.abs(r - (f + f) - one)'),
+    mutant('asymmetric-fall-rate', 'the falling half divides by step_size',
+           '(total - pos) / step_down)', '(total - pos) / step_up)'),
+    mutant('triangular2-exponent', 'triangular2 halves from the first cycle',
+           'scale = one / ops.pow(ops.const(2.), cycle - one)',
+           'scale = one / ops.pow(ops.const(2.), cycle)'),
+    mutant('exp_range-counter', 'exp_range scales by gamma**(c + 1)',
+           'scale = ops.pow(ops.const(spec.gamma), c)',
+           'scale = ops.pow(ops.const(spec.gamma), c + one)'),
+    mutant('two-roundings', 'the graph rounds base + amplitude * scale '
+           'twice (float32 multiply, then add)',
+           'wide = tf.cast(a, f64) + tf.cast(b, f64) * tf.cast(h, f64)',
+           'wide = tf.cast(a + b * h, f64)'),
+    mutant('momentum-not-cycling', 'cyclical momentum stays at max_momentum',
+           'momentum_k = ops.fma(max_m, base_m - max_m, h)',
+           'momentum_k = ops.fma(max_m, base_m - max_m, h * ops.const(0.))'),
+    mutant('sgd-momentum-constant', 'SGD applies max_momentum, not the '
+           'cycling value (the logged momentum still cycles)',
+           "        _, lr, momentum = self._begin_update(grads, params)\n",
+           "        _, lr, momentum = self._begin_update(grads, params)\n"
+           "        if self._cycles_momentum():\n"
+           "            momentum = K.constant(self._spec.momentum[1])\n"),
+    mutant('sgd-momentum-lagged', "SGD applies the previous update's "
+           'momentum',
+           "        _, lr, momentum = self._begin_update(grads, params)\n",
+           "        _, lr, momentum = self._begin_update(grads, params)\n"
+           "        if self._cycles_momentum():\n"
+           "            momentum = tf.identity(self.current_momentum)\n"),
+    mutant('step-count-ahead', 'every counter read sees k + 1 (the read '
+           'after the increment, as stock keras races)',
+           "k = K.cast(self.iterations, 'float32')",
+           "k = K.cast(self.iterations, 'float32') + 1."),
+    mutant('cycle-counter-frozen', 'the cycle counter is not incremented',
+           'last.append(K.update_add(self.cycle_iterations, 1))',
+           'last.append(K.update_add(self.cycle_iterations, 0))'),
+    mutant('reset-keeps-counter', 'reset_cycle does not restart the counter',
+           'pairs = [(self.cycle_iterations, 0),',
+           'pairs = [(self.cycle_iterations,'
+           ' K.get_value(self.cycle_iterations)),'),
+    # The update rules.
+    mutant('sgd-velocity-sign', 'SGD (explicit rule) adds the gradient',
+           'v = momentum * m - lr * g  # velocity',
+           'v = momentum * m + lr * g  # velocity'),
+    mutant('sgd-nesterov-dropped', 'Nesterov applies the plain velocity',
+           'new_p = p + momentum * v - lr * g', 'new_p = p + v'),
+    mutant('rmsprop-abs', 'RMSprop averages |g| instead of g**2',
+           'new_a = rho * a + one_minus_rho * K.square(g)',
+           'new_a = rho * a + one_minus_rho * K.abs(g)'),
+    mutant('adagrad-fused-epsilon', 'the fused Adagrad kernel gets 10x '
+           'epsilon', 'epsilon = K.constant(self.epsilon)',
+           'epsilon = K.constant(self.epsilon * 10)'),
+    mutant('adadelta-old-accumulator', 'Adadelta divides by the old '
+           'accumulator',
+           'update = g * K.sqrt(d_a + self.epsilon) / K.sqrt(new_a + '
+           'self.epsilon)',
+           'update = g * K.sqrt(d_a + self.epsilon) / K.sqrt(a + '
+           'self.epsilon)'),
+    mutant('adam-epsilon-inside-sqrt', "Adam's epsilon inside the root",
+           'p_t = p - lr_t * m_t / (K.sqrt(v_t) + self.epsilon)',
+           'p_t = p - lr_t * m_t / K.sqrt(v_t + self.epsilon)'),
+    mutant('adam-bias-correction-t', 'Adam corrects with t = k + 2',
+           "        t = k + 1\n        lr_t = lr * (K.sqrt(",
+           "        t = k + 2\n        lr_t = lr * (K.sqrt("),
+    mutant('adam-amsgrad-ignored', 'amsgrad divides by v, not max(vhat, v)',
+           'p_t = p - lr_t * m_t / (K.sqrt(vhat_t) + self.epsilon)',
+           'p_t = p - lr_t * m_t / (K.sqrt(v_t) + self.epsilon)'),
+    mutant('adamax-epsilon', "Adamax's epsilon is 1e-4",
+           'p_t = p - lr_t * m_t / (u_t + self.epsilon)',
+           'p_t = p - lr_t * m_t / (u_t + 1e-4)'),
+    mutant('adamax-no-bias-correction', 'Adamax without 1 / (1 - beta_1**t)',
+           'lr_t = lr / (1. - K.pow(beta_1, t))', 'lr_t = lr'),
+    mutant('nadam-epsilon', "Nadam's epsilon is 1e-4",
+           'p_t = p - lr * m_t_bar / (K.sqrt(v_t_prime) + self.epsilon)',
+           'p_t = p - lr * m_t_bar / (K.sqrt(v_t_prime) + 1e-4)'),
+    mutant('nadam-schedule-frozen', "Nadam's m_schedule is never written",
+           '[(self.m_schedule, m_schedule_new)])', '[])'),
+    mutant('nadam-next-cache', 'momentum_cache_t_1 uses t, not t + 1',
+           '(t + 1) * self.schedule_decay', 't * self.schedule_decay'),
+    mutant('constraint-skipped', 'parameters are written without their '
+           'constraint',
+           "    if getattr(param, 'constraint', None) is not None:\n"
+           "        new_value = param.constraint(new_value)",
+           "    if False:\n        new_value = param.constraint(new_value)"),
+    # State, config and callbacks.
+    mutant('state-shape-unchecked', 'set_weights does not check shapes',
+           'if K.int_shape(p) != np.shape(w):', 'if False:'),
+    mutant('state-guard-off', 'a rebuilt optimizer never asserts that its '
+           'state was loaded',
+           'if self._expects_state:\n            deps.append(',
+           'if False:\n            deps.append('),
+    mutant('config-cycle-counter', 'get_config reports iterations as the '
+           'cycle counter',
+           "config['cycle_iterations'] = float(\n"
+           "                K.get_value(self.cycle_iterations))",
+           "config['cycle_iterations'] = float(\n"
+           "                K.get_value(self.iterations))"),
+    mutant('logger-momentum-is-lr', 'LRLogger logs the LR as momentum',
+           "self._tensors['momentum'] = optimizer.current_momentum",
+           "self._tensors['momentum'] = optimizer.current_lr"),
+    mutant('checkpoint-in-place', 'AtomicModelCheckpoint writes the target '
+           'in place', '            write(tmp, **kwargs)\n',
+           '            write(filepath, **kwargs)\n            return\n'),
+    # The range test.
+    mutant('range-test-half-rate', 'the range test applies half its rate',
+           'K.set_value(probe.optimizer.lr, rate)',
+           'K.set_value(probe.optimizer.lr, rate * 0.5)'),
+    mutant('range-test-base-momentum', 'the range test holds momentum at '
+           'base_momentum', 'config[optimizer._momentum_arg] = '
+           'spec.momentum[1]',
+           'config[optimizer._momentum_arg] = spec.momentum[0]'),
+    mutant('range-test-keeps-decay', 'the range test keeps the decay',
+           "        config['decay'] = 0.0\n", "        pass\n"),
+    mutant('range-test-no-bias-correction', 'the smoothed loss is not '
+           'bias-corrected', 'smooth = average / (1 - beta ** (i + 1))',
+           'smooth = average'),
+    mutant('range-test-base-third', 'the suggested base is max_lr / 3',
+           'bounds = (float(lrs[lowest]) / 4., float(lrs[lowest]))',
+           'bounds = (float(lrs[lowest]) / 3., float(lrs[lowest]))'),
+    # The seed check.
+    mutant('seed-copy-unchecked', 'check_seed.py accepts any seed copy',
+           '    if got != want:\n        at = next(',
+           '    if False:\n        at = next(',
+           path=os.path.join('notebooks', 'check_seed.py')),
+]
+
+
+def copy_repo(dest, tests=None):
+    """Copies the working tree (without .git, .tox, caches) to `dest`."""
+    ignore = shutil.ignore_patterns('.git', '.tox', '__pycache__',
+                                    '.pytest_cache', '*.pyc')
+    shutil.copytree(ROOT, dest, ignore=ignore)
+    if tests:
+        shutil.copy(tests, os.path.join(dest, 'test_clr_optimizers.py'))
+
+
+def mutated(folder, m):
+    """The text of `m`'s file in `folder` with `m` applied."""
+    with open(os.path.join(folder, m.path)) as f:
+        text = f.read()
+    count = text.count(m.old)
+    if count != 1:
+        raise ValueError('mutant %s: its text occurs %d times in %s (must be '
+                         'once): %r' % (m.name, count, m.path, m.old))
+    return text.replace(m.old, m.new)
+
+
+def apply(folder, m):
+    text = mutated(folder, m)
+    with open(os.path.join(folder, m.path), 'w') as f:
+        f.write(text)
+
+
+def run_suite(folder, selection, timeout):
+    """Runs the selected tests in `folder`; returns (exit code, first
+    failing test or None, seconds)."""
+    env = dict(os.environ, PYTHONPATH=folder, TF_CPP_MIN_LOG_LEVEL='2',
+               PYTHONHASHSEED='0', MPLBACKEND='Agg')
+    start = time.time()
+    try:
+        done = subprocess.run(
+            [sys.executable, '-m', 'pytest', '-x', '-q', '-rf',
+             '-p', 'no:cacheprovider', '-k', selection,
+             'test_clr_optimizers.py'],
+            cwd=folder, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, 'timeout', time.time() - start
+    out = done.stdout.decode('utf8', 'replace')
+    failed = re.search(r'^FAILED (\S+)', out, re.M)
+    return done.returncode, failed.group(1) if failed else None, \
+        time.time() - start
+
+
+def check_mutant(m, tests, selection, timeout):
+    folder = tempfile.mkdtemp(prefix='mutant-')
+    try:
+        repo = os.path.join(folder, 'repo')
+        copy_repo(repo, tests)
+        apply(repo, m)
+        code, failed, seconds = run_suite(repo, selection, timeout)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    # pytest: 1 = some test failed; 0 = all passed; other = could not run.
+    status = {0: 'survived', 1: 'killed'}.get(code, 'error')
+    return dict(name=m.name, what=m.what, file=m.path, status=status,
+                killed_by=failed, seconds=round(seconds, 1), exit_code=code)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--only', nargs='+', help='mutant names to run')
+    parser.add_argument('--tests', help='a test file to score instead of the '
+                        "repo's test_clr_optimizers.py")
+    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--timeout', type=int, default=900,
+                        help='seconds allowed per mutant')
+    parser.add_argument('--selection', default=FAST,
+                        help='pytest -k expression (default: the fast part)')
+    parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument('--list', action='store_true',
+                        help='list the mutants and stop')
+    args = parser.parse_args(argv)
+    tests = os.path.abspath(args.tests) if args.tests else None
+    mutants = [m for m in MUTANTS if not args.only or m.name in args.only]
+    if args.only and len(mutants) != len(set(args.only)):
+        known = set(m.name for m in MUTANTS)
+        parser.error('unknown mutants: %s' % ', '.join(
+            sorted(set(args.only) - known)))
+    if args.list:
+        for m in mutants:
+            print('%-30s %s (%s)' % (m.name, m.what, m.path))
+        return 0
+    for m in mutants:                          # every mutant still applies
+        mutated(ROOT, m)
+    start = time.time()
+    folder = tempfile.mkdtemp(prefix='unmutated-')
+    try:
+        copy_repo(os.path.join(folder, 'repo'), tests)
+        code, failed, seconds = run_suite(os.path.join(folder, 'repo'),
+                                          args.selection, args.timeout)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print('unmutated: exit %s in %.0f s%s' % (code, seconds, (
+        ', first failure %s' % failed) if failed else ''), flush=True)
+    if code != 0:
+        print('FAIL: the unmutated suite must pass first')
+        return 1
+    results = []
+    with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
+        futures = [pool.submit(check_mutant, m, tests, args.selection,
+                               args.timeout) for m in mutants]
+        for future in concurrent.futures.as_completed(futures):
+            r = future.result()
+            results.append(r)
+            print('%-8s %-30s %5.0f s  %s' % (
+                r['status'], r['name'], r['seconds'],
+                r['killed_by'] or r['what']), flush=True)
+    order = [m.name for m in mutants]
+    results.sort(key=lambda r: order.index(r['name']))
+    killed = sum(r['status'] == 'killed' for r in results)
+    print('mutation score: %d of %d killed (%.0f s)'
+          % (killed, len(results), time.time() - start))
+    for r in results:
+        if r['status'] != 'killed':
+            print('  %s: %s (%s)' % (r['status'].upper(), r['name'],
+                                     r['what']))
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(score=[killed, len(results)], results=results), f,
+                      indent=1)
+    return 0 if killed == len(results) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
