@@ -78,15 +78,45 @@ class _Spec(object):
         self.__dict__.update(entries)
 
 
+_FLOAT32 = np.finfo(np.float32)
+# Magnitudes the graph computes with: 0, or float32's normal range.
+_NORMAL = 'zero or of magnitude %.8g to %.8g, float32\'s normal range, in ' \
+          'which the graph computes' % (_FLOAT32.tiny, _FLOAT32.max)
+
+
 def _number(where, value, allowed, test):
-    """Checks that `value` is a finite real number passing `test`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    """Checks that `value` is a finite real number passing `test` that
+    float32 represents as a normal number (or zero): no overflow to inf, no
+    underflow to zero or to a subnormal. Integer and float numpy scalars are
+    numbers; bools and strings are not."""
+    if (isinstance(value, (bool, np.bool_)) or
+            not isinstance(value, numbers.Real)):
         raise TypeError('%s must be a number %s; got %r (%s).'
                         % (where, allowed, value, type(value).__name__))
-    if not (math.isfinite(float(value)) and test(float(value))):
+    number = float(value)
+    if not (math.isfinite(number) and test(number)):
         raise ValueError('%s must be a finite number %s; got %r.'
                          % (where, allowed, value))
-    return float(value)
+    with np.errstate(over='ignore', under='ignore'):
+        single = abs(float(np.float32(number)))
+    if number != 0 and not _FLOAT32.tiny <= single <= _FLOAT32.max:
+        raise ValueError('%s must be %s (%s); got %r.'
+                         % (where, _NORMAL, allowed, value))
+    return number
+
+
+def _steps(where, value, allowed):
+    """A length in updates: at least one, since the schedule is evaluated
+    at whole updates (a shorter step would freeze or skip the cycle)."""
+    return _number(where, value, '>= 1 (%s; the schedule moves once per '
+                   'update, so a step shorter than one update would freeze '
+                   'or skip the cycle)' % allowed, lambda v: v >= 1)
+
+
+def _count(where, value):
+    """A saved counter: a whole number of updates, >= 0, below 2**63."""
+    return _number(where, value, 'and a whole number >= 0 (a count of '
+                   'updates)', lambda v: 0 <= v < 2. ** 63 and v == int(v))
 
 
 def _choice(where, value, choices):
@@ -94,6 +124,23 @@ def _choice(where, value, choices):
         raise ValueError('%s must be one of %s; got %r.'
                          % (where, ', '.join(repr(c) for c in choices), value))
     return value
+
+
+def _validate_state(state):
+    """Validates the state keys a config carries (see `get_config`)."""
+    for key in ('iterations', 'cycle_iterations'):
+        if key in state:
+            _count(key, state[key])
+    if state.get('cycle_iterations', 0) > state.get('iterations', np.inf):
+        raise ValueError('cycle_iterations must be <= iterations (the cycle '
+                         'counter restarts, the step counter does not); got '
+                         'cycle_iterations=%r, iterations=%r.'
+                         % (state['cycle_iterations'], state['iterations']))
+    if 'current_lr' in state:
+        _number('current_lr', state['current_lr'], '>= 0', lambda v: v >= 0)
+    if 'current_momentum' in state:
+        _number('current_momentum', state['current_momentum'], 'in [0, 1)',
+                lambda v: 0 <= v < 1)
 
 
 def _validate_clr(clr, lr, momentum_arg, owner):
@@ -129,13 +176,18 @@ def _validate_clr(clr, lr, momentum_arg, owner):
     max_lr = _number("clr['max_lr']", clr['max_lr'],
                      '>= 0 and >= the base learning rate (%r)' % lr,
                      lambda v: v >= 0 and v >= lr)
-    step_up = _number("clr['step_size']", clr['step_size'],
-                      '> 0 (updates per half cycle)', lambda v: v > 0)
+    step_up = _steps("clr['step_size']", clr['step_size'],
+                     'updates per half cycle')
     step_down = None
     if clr.get('step_size_down') is not None:
-        step_down = _number("clr['step_size_down']", clr['step_size_down'],
-                            '> 0 (updates in the falling half)',
-                            lambda v: v > 0)
+        step_down = _steps("clr['step_size_down']", clr['step_size_down'],
+                           'updates in the falling half')
+        if not math.isfinite(np.float32(step_up) + np.float32(step_down)):
+            raise ValueError(
+                "clr['step_size'] + clr['step_size_down'] must be at most "
+                "%.8g, float32's largest number, since the graph counts a "
+                "cycle's length in float32; got %r + %r."
+                % (_FLOAT32.max, clr['step_size'], clr['step_size_down']))
     mode = _choice("clr['mode']", clr.get('mode', 'triangular'), _MODES)
     gamma = 1.0
     if 'gamma' in clr:
@@ -193,130 +245,148 @@ def _validate_clr(clr, lr, momentum_arg, owner):
 # ---------------------------------------------------------------------------
 
 class _GraphOps(object):
-    """float32 backend ops: the schedule as it runs in the training graph.
+    """Backend ops: the schedule as it runs in the training graph.
 
     `deps`: ops that the final learning rate (and momentum) must wait for.
     """
     floor = staticmethod(tf.floor)
     abs = staticmethod(tf.abs)
     where = staticmethod(tf.where)
+    minimum = staticmethod(tf.minimum)
+    maximum = staticmethod(tf.maximum)
+
+    def __init__(self, deps=()):
+        self.deps = list(deps)
 
     @staticmethod
     def const(x):
-        return tf.constant(x, dtype=tf.float32)
+        return tf.constant(x, dtype=tf.float64)
 
     @staticmethod
     def pow(x, y):
         return tf.pow(x, y)
 
-    def __init__(self, deps=()):
-        self.deps = list(deps)
+    @staticmethod
+    def wide(x):
+        """float32 -> float64, exactly."""
+        return tf.cast(x, tf.float64)
 
-    def fma(self, a, b, h):
-        """a + b * h rounded once to float32 (as a fused multiply-add)."""
-        f64 = tf.float64
-        wide = tf.cast(a, f64) + tf.cast(b, f64) * tf.cast(h, f64)
+    def narrow(self, x):
+        """float64 -> float32, rounded once; magnitudes below float32's
+        normal range become 0 (as they would with flush-to-zero)."""
+        x = tf.where(tf.abs(x) < _FLOAT32.tiny, tf.zeros_like(x), x)
         with tf.control_dependencies(self.deps):
-            return tf.cast(wide, tf.float32)
+            return tf.cast(x, tf.float32)
 
     @staticmethod
     def scale_fn(fn, x):
-        return fn(x)
+        return tf.cast(fn(tf.cast(x, tf.float32)), tf.float64)
 
 
 class _NumpyOps(object):
-    """The same float32 operations in numpy, for plots and tests."""
+    """The same operations in numpy, for plots and tests."""
     floor = staticmethod(np.floor)
     abs = staticmethod(np.abs)
     where = staticmethod(np.where)
+    minimum = staticmethod(np.minimum)
+    maximum = staticmethod(np.maximum)
 
     @staticmethod
     def const(x):
-        return np.float32(x)
+        return np.float64(x)
 
     @staticmethod
     def pow(x, y):
-        with np.errstate(over='ignore'):   # 2**cycle -> inf: scale 0
-            return np.power(np.float32(x), y).astype(np.float32)
+        with np.errstate(over='ignore', under='ignore'):
+            return np.power(x, y)
 
     @staticmethod
-    def fma(a, b, h):
-        f64 = np.float64
-        return (np.asarray(a, f64) + np.asarray(b, f64) * np.asarray(h, f64)
-                ).astype(np.float32)
+    def wide(x):
+        return np.asarray(x, np.float32).astype(np.float64)
+
+    @staticmethod
+    def narrow(x):
+        x = np.where(np.abs(x) < _FLOAT32.tiny, 0., x)
+        return np.asarray(x, np.float64).astype(np.float32)
 
     @staticmethod
     def scale_fn(fn, x):
         """Evaluates a backend `scale_fn` one scalar at a time, as the graph
         does, so that transcendental functions round identically."""
+        x = np.asarray(x, np.float64).astype(np.float32)
         with tf.Graph().as_default(), tf.Session() as sess:
             arg = tf.placeholder(tf.float32, shape=())
             out = tf.cast(fn(arg), tf.float32)
             values = {v: sess.run(out, {arg: v}) for v in np.unique(x)}
-        return np.vectorize(lambda v: values[v], otypes=[np.float32])(x)
-
-
-def _needs_cycle(spec):
-    """Whether the scale uses the cycle number."""
-    return (spec.mode == 'triangular2' if spec.scale_fn is None
-            else spec.scale_mode == 'cycle')
+        return np.vectorize(lambda v: values[v], otypes=[np.float32])(
+            x).astype(np.float64)
 
 
 def _schedule(ops, k, c, lr, decay, spec, max_lr, steps):
     """The learning rate (and momentum) used by update k.
+
+    Evaluated in float64 from the float32 state and rounded to float32 once
+    (`ops.narrow`), with two float32 roundings that the seed notebook's
+    printed rates need: the symmetric window's r = c * float32(1 /
+    step_size), and the amplitude max_lr - base.
 
     # Arguments
         ops: `_GraphOps` or `_NumpyOps`.
         k: float32, updates already applied (the global step count).
         c: float32, the cycle counter (k since the last `reset_cycle`).
         lr: float32, the base learning rate.
-        decay: float32 or None: `lr / (1 + decay * k)` lowers the floor.
+        decay: float32 or None: `lr / (1 + decay * k)` lowers the base.
         spec: `_Spec` from `_validate_clr`, or None for a constant rate.
         max_lr: float32, the upper bound.
         steps: float32 `(1 / step_size,)` for a symmetric cycle, or
             `(step_size, step_size_down)` for an asymmetric one.
 
     # Returns
-        (lr_k, momentum_k), momentum_k None when momentum does not cycle.
+        (lr_k, momentum_k) in float32, momentum_k None when momentum does
+        not cycle.
     """
     one = ops.const(1.)
-    if decay is not None:
-        lr = lr * (one / (one + decay * k))       # keras 2.3.1's decay formula
+    base = ops.wide(lr)
+    if decay is not None:       # keras's decay, rounded once at the end
+        base = base / (one + ops.wide(decay) * ops.wide(k))
     if spec is None:
-        return lr, None
+        return ops.narrow(base), None
+    c64 = ops.wide(c)
     if len(steps) == 1:
-        # Smith's triangular window, with r = c / step_size computed as the
-        # seed notebook's values need it: c times float32(1 / step_size).
-        # With f = floor(r / 2) the cycle is f + 1 and x = |r - 2f - 1|;
-        # r / 2, f, 2f and r - 2f are exact, so x is rounded once (and no
-        # reassociation of the constants by grappler can change it), and
-        # x <= 1, so 1 - x needs no clamp at 0.
-        r = c * steps[0]
+        # Smith's triangular window, r = c * float32(1 / step_size) rounded
+        # to float32 (the seed's rule); from there on exact: with
+        # f = floor(r / 2), the cycle is f + 1 and the window 1 - |r - 2f - 1|.
+        r = ops.wide(c * steps[0])
         f = ops.floor(r * ops.const(.5))
         s = one - ops.abs(r - (f + f) - one)
-        cycle = f + one if _needs_cycle(spec) else None
+        cycle = f + one
     else:
-        # Asymmetric cycle: step_up updates rising, step_down falling.
-        step_up, step_down = steps
+        # Asymmetric cycle: step_size updates rising, step_size_down falling.
+        step_up, step_down = ops.wide(steps[0]), ops.wide(steps[1])
         total = step_up + step_down
-        cycle = ops.floor(one + c / total)
-        pos = c - (cycle - one) * total
+        cycle = ops.floor(one + c64 / total)
+        pos = c64 - (cycle - one) * total
         s = ops.where(pos <= step_up, pos / step_up, (total - pos) / step_down)
     if spec.scale_fn is not None:
-        scale = ops.scale_fn(spec.scale_fn,
-                             cycle if spec.scale_mode == 'cycle' else c)
+        s = s * ops.scale_fn(spec.scale_fn, cycle if spec.scale_mode == 'cycle'
+                             else c64)
     elif spec.mode == 'triangular2':
-        scale = one / ops.pow(ops.const(2.), cycle - one)
+        s = s / ops.pow(ops.const(2.), cycle - one)
     elif spec.mode == 'exp_range':
-        scale = ops.pow(ops.const(spec.gamma), c)
-    else:
-        scale = None
-    h = s if scale is None else s * scale
-    lr_k = ops.fma(lr, max_lr - lr, h)
+        s = s * ops.pow(ops.const(spec.gamma), c64)
+    # The float32 amplitude can carry the ends of the range half an ulp
+    # outside [base, max_lr]: the bounds hold them in.
+    top = ops.wide(max_lr)
+    amplitude = ops.wide(ops.narrow(top - base))
+    lr_k = ops.narrow(ops.minimum(ops.maximum(base + amplitude * s, base),
+                                  top))
     momentum_k = None
     if spec.momentum is not None:
-        base_m, max_m = (ops.const(m) for m in spec.momentum)
-        momentum_k = ops.fma(max_m, base_m - max_m, h)
+        base_m, max_m = (ops.const(float(np.float32(m)))
+                         for m in spec.momentum)
+        amplitude_m = ops.wide(ops.narrow(base_m - max_m))
+        momentum_k = ops.narrow(ops.minimum(ops.maximum(
+            max_m + amplitude_m * s, base_m), max_m))
     return lr_k, momentum_k
 
 
@@ -425,9 +495,11 @@ class _CLROptimizer(keras_optimizers.Optimizer):
     counters after every read.
     """
 
-    # Name of the argument that cyclical momentum drives, and its default.
+    # Name of the argument that cyclical momentum drives, its default, and
+    # what it may be (text, test).
     _momentum_arg = None
     _momentum_default = None
+    _momentum_allowed = ('>= 0', lambda v: v >= 0)
     # Whether get_updates uses the step count k (bias correction).
     _reads_step_count = False
 
@@ -438,12 +510,14 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         # rebuilds the optimizer, whether through from_config or a plain
         # call (horovod.keras.load_model calls the class with the config).
         state = {key: kwargs.pop(key) for key in _STATE_KEYS if key in kwargs}
-        for key, value in state.items():
-            _number(key, value, '>= 0', lambda v: v >= 0)
+        _validate_state(state)
         super(_CLROptimizer, self).__init__(**kwargs)
         name = type(self).__name__
         lr = _number('learning_rate', learning_rate, '>= 0', lambda v: v >= 0)
         _number('decay', self.initial_decay, '>= 0', lambda v: v >= 0)
+        if momentum is not None:
+            _number(self._momentum_arg, momentum, self._momentum_allowed[0],
+                    self._momentum_allowed[1])
         self._spec = None
         if clr is not None:
             self._spec = _validate_clr(clr, lr, self._momentum_arg, name)
@@ -661,11 +735,54 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                     '%s state %s has shape %s; got an array of shape %s.'
                     % (type(self).__name__, p.name, K.int_shape(p),
                        np.shape(w)))
+        self._validate_saved_state(zip(params, weights))
         pairs = list(zip(params, weights))
         if self._state_loaded is not None:
             pairs.append((self._state_loaded, True))
         K.batch_set_value(pairs)
         self._expects_state = False
+
+    def _validate_saved_state(self, pairs):
+        """Validates restored counters and bounds like the constructor's
+        arguments, raising `OptimizerStateError` (see `set_weights`)."""
+        values = {id(p): np.asarray(w).item() for p, w in pairs
+                  if p in self._clr_weights}
+        value = lambda variable: values[id(variable)]  # noqa: E731
+        checks = [lambda: _count('iterations', value(self.iterations)),
+                  lambda: _number('learning_rate', value(self.learning_rate),
+                                  '>= 0', lambda v: v >= 0),
+                  lambda: _number('current_lr', value(self.current_lr),
+                                  '>= 0', lambda v: v >= 0)]
+        if self._spec is not None:
+            base = value(self.learning_rate)
+            checks += [
+                lambda: _validate_state({
+                    'iterations': value(self.iterations),
+                    'cycle_iterations': value(self.cycle_iterations)}),
+                lambda: _number('max_lr', value(self.max_lr),
+                                '>= learning_rate (%r)' % base,
+                                lambda v: v >= base)]
+            if self._spec.step_down is None:
+                checks.append(lambda: _number(
+                    'inv_step_size', value(self._cycle_steps[0]),
+                    'in (0, 1] (1 / step_size, step_size >= 1)',
+                    lambda v: 0 < v <= 1))
+            else:
+                checks.append(lambda: _validate_clr(
+                    {'max_lr': value(self.max_lr),
+                     'step_size': value(self._cycle_steps[0]),
+                     'step_size_down': value(self._cycle_steps[1])},
+                    base, None, type(self).__name__))
+            if self._spec.momentum is not None:
+                checks.append(lambda: _validate_state(
+                    {'current_momentum': value(self.current_momentum)}))
+        for check in checks:
+            try:
+                check()
+            except (TypeError, ValueError) as e:
+                raise OptimizerStateError('%s: saved optimizer state is not '
+                                          'valid: %s' % (type(self).__name__,
+                                                         e))
 
     def get_config(self):
         config = super(_CLROptimizer, self).get_config()
@@ -697,6 +814,19 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         `custom_objects`."""
         with CustomObjectScope(custom_objects or {}):
             return cls(**config)
+
+
+def _epsilon(kwargs):
+    """Pops and validates the fuzz factor (default `K.epsilon()`)."""
+    epsilon = kwargs.pop('epsilon', None)
+    if epsilon is None:
+        return K.epsilon()
+    _number('epsilon', epsilon, '>= 0', lambda v: v >= 0)
+    return epsilon
+
+
+def _rho(rho):
+    return _number('rho', rho, '>= 0', lambda v: v >= 0)
 
 
 def _read(variable):
@@ -836,8 +966,9 @@ class RMSprop(_CLROptimizer):
     """
 
     def __init__(self, learning_rate=0.001, rho=0.9, clr=None, **kwargs):
-        self.epsilon = kwargs.pop('epsilon', K.epsilon())
+        self.epsilon = _epsilon(kwargs)
         super(RMSprop, self).__init__(learning_rate, clr, **kwargs)
+        _rho(rho)
         with K.name_scope(type(self).__name__):
             self.rho = K.variable(rho, name='rho')
 
@@ -883,7 +1014,7 @@ class Adagrad(_CLROptimizer):
     """
 
     def __init__(self, learning_rate=0.01, clr=None, **kwargs):
-        self.epsilon = kwargs.pop('epsilon', K.epsilon())
+        self.epsilon = _epsilon(kwargs)
         super(Adagrad, self).__init__(learning_rate, clr, **kwargs)
 
     @interfaces.legacy_get_updates_support
@@ -934,8 +1065,9 @@ class Adadelta(_CLROptimizer):
     """
 
     def __init__(self, learning_rate=1.0, rho=0.95, clr=None, **kwargs):
-        self.epsilon = kwargs.pop('epsilon', K.epsilon())
+        self.epsilon = _epsilon(kwargs)
         super(Adadelta, self).__init__(learning_rate, clr, **kwargs)
+        _rho(rho)
         self.rho = rho
 
     @interfaces.legacy_get_updates_support
@@ -972,10 +1104,12 @@ class _AdamFamily(_CLROptimizer):
     """Shared constructor and config of Adam, Adamax and Nadam."""
     _momentum_arg = 'beta_1'
     _momentum_default = 0.9
+    _momentum_allowed = ('in [0, 1)', lambda v: 0 <= v < 1)
     _reads_step_count = True
 
     def __init__(self, learning_rate, beta_1, beta_2, clr, **kwargs):
-        self.epsilon = kwargs.pop('epsilon', K.epsilon())
+        self.epsilon = _epsilon(kwargs)
+        _number('beta_2', beta_2, 'in [0, 1)', lambda v: 0 <= v < 1)
         super(_AdamFamily, self).__init__(learning_rate, clr, beta_1, **kwargs)
         with K.name_scope(type(self).__name__):
             self.beta_2 = K.variable(beta_2, name='beta_2')
@@ -1129,6 +1263,8 @@ class Nadam(_AdamFamily):
     def __init__(self, learning_rate=0.002, beta_1=0.9, beta_2=0.999,
                  clr=None, **kwargs):
         self.schedule_decay = kwargs.pop('schedule_decay', 0.004)
+        _number('schedule_decay', self.schedule_decay, '>= 0',
+                lambda v: v >= 0)
         super(Nadam, self).__init__(learning_rate, beta_1, beta_2, clr,
                                     **kwargs)
         with K.name_scope(type(self).__name__):

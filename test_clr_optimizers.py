@@ -1,10 +1,13 @@
 """Tests of clr_optimizers: exact schedules, exact updates, config, errors."""
+import json
+import math
 import os
 import re
 import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 warnings.filterwarnings('ignore')
@@ -98,17 +101,9 @@ def ulps_spacing(want):
         np.float32)).astype(np.float64)
 
 
-def schedule_ulps(got, want, amplitude):
-    """`ulps(got, want)` after allowing for the window's float32 rounding:
-    the implementation computes x = |r - 2f - 1| in float32, which rounds it
-    to at most 2**-25 absolute (half an ulp of 1), an error of up to
-    2**-24 * amplitude in the learning rate (with rounding slack): that is
-    69 ulps at lr 0.001 with max_lr 0.3 near the base, 2 ulps for the
-    seed's 0.01 / 0.06."""
-    want = np.asarray(want, np.float64)
-    slack = np.abs(np.asarray(got, np.float64) - want) - 2. ** -24 * abs(
-        amplitude)
-    return np.maximum(slack, 0.) / ulps_spacing(want)
+# Correctly rounded: half a float32 ulp, plus 2**-20 ulp for the float64
+# reference's own rounding errors (about 1e-16 relative, 2e-9 ulp).
+HALF_ULP = 0.5 + 2. ** -20
 
 
 def ulps(got, want):
@@ -156,7 +151,7 @@ def ref_schedule(k, lr, clr, decay=0.0, c=None, scale_ref=None):
     elif mode == 'triangular2':
         scale = 1. / 2. ** (cycle - 1.)
     elif mode == 'exp_range':
-        scale = f32(clr['gamma']) ** c
+        scale = float(clr['gamma']) ** c
     else:
         scale = 1.
     lr_k = base + np.float32(f32(clr['max_lr']) - base) * s * scale
@@ -309,8 +304,8 @@ def test_updates_match_float64_reference(cls, kwargs, scale):
     reference rule in float64 with the LR and momentum of the independent
     schedule (global k for decay and bias correction, cycle counter c).
 
-    Tolerances, from what float32 can do: the LR within 2 float32 ulps of
-    the exact schedule (one rounding, plus decay's float32 division). The new
+    Tolerances, from what float32 can do: the LR and momentum within half a
+    float32 ulp of the exact schedule (rounded once). The new
     weight within 1 ulp of the weight plus a relative 2**-14 (6e-5) of the
     step: float32 rounds each of the ~10 operations of a step to 2**-24, and
     the float32 gradient of the tiny problem carries relative errors of
@@ -354,7 +349,7 @@ def test_updates_match_float64_reference(cls, kwargs, scale):
         worst['lr'] = max(worst['lr'], ulps(K.get_value(opt.current_lr),
                                             lr_k))
         if cls in WITH_MOMENTUM and 'base_momentum' in clr:
-            assert ulps(K.get_value(opt.current_momentum), m_k) <= 2, k
+            assert ulps(K.get_value(opt.current_momentum), m_k) <= HALF_ULP, k
         step_error = (np.abs(got - want) - ulps_spacing(want)) / np.abs(
             want - w)
         worst['w'] = max(worst['w'], float(np.max(step_error)))
@@ -365,7 +360,7 @@ def test_updates_match_float64_reference(cls, kwargs, scale):
                 rel = np.abs(value - state[key]) / np.maximum(size, 1e-300)
                 worst['slots'] = max(worst['slots'], float(np.max(rel)))
         assert set(slots_of(opt)) == set(state), k
-    assert worst['lr'] <= 2, worst
+    assert worst['lr'] <= HALF_ULP, worst
     assert worst['w'] <= 2 ** -14, worst
     assert worst['slots'] <= 2 ** -18, worst
     assert K.get_value(opt.iterations) == TRAJECTORY_STEPS
@@ -602,7 +597,7 @@ def test_counter_counts_past_2_pow_24(cls):
     k = np.arange(start, start + 4)
     assert exact(np.array(cb.lr, np.float32), clr_schedule(k, 0.01, opt.clr))
     want, _ = ref_schedule(k, 0.01, opt.clr)
-    assert np.max(schedule_ulps(cb.lr, want, 0.04)) <= 1
+    assert np.max(ulps(cb.lr, want)) <= HALF_ULP
 
 
 @pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
@@ -662,7 +657,7 @@ BAD_CLR = [
     ({'max_lr': 0.06, 'step_size': True}, TypeError,
      r"clr\['step_size'\].*True"),
     ({'max_lr': 0.06, 'step_size': 0}, ValueError,
-     r"clr\['step_size'\].*> 0.*got 0"),
+     r"clr\['step_size'\].*>= 1.*got 0"),
     ({'max_lr': 0.06, 'step_size': -5}, ValueError, r"step_size.*got -5"),
     ({'max_lr': 0.06, 'step_size': float('nan')}, ValueError,
      r"step_size.*finite.*nan"),
@@ -726,6 +721,324 @@ def test_bad_top_level_arguments():
 
 
 # ---------------------------------------------------------------------------
+# Robustness: every accepted setting gives a finite schedule within its
+# bounds, at any step; everything else is refused at construction.
+# ---------------------------------------------------------------------------
+
+F32 = np.finfo(np.float32)
+# Property tests: a fixed number of examples, derandomized (the same
+# examples every run, so CI is repeatable); CLR_HYPOTHESIS_EXAMPLES=5000
+# searches harder, with fresh random examples.
+EXAMPLES = int(os.environ.get('CLR_HYPOTHESIS_EXAMPLES', 300))
+PROPERTY = settings(max_examples=EXAMPLES, deadline=None, database=None,
+                    derandomize='CLR_HYPOTHESIS_EXAMPLES' not in os.environ)
+NORMAL = r"zero or of magnitude 1.1754944e-38 to 3.4028235e\+38"
+REFUSED = [
+    # The six cases that used to be accepted.
+    pytest.param(SGD, dict(clr={'max_lr': 0.06, 'step_size': 1e-39}),
+                 r"clr\['step_size'\] .*>= 1 .*; got 1e-39", id='step_size-1e-39'),
+    pytest.param(SGD, dict(clr={'max_lr': 1e39, 'step_size': 10}),
+                 r"clr\['max_lr'\] must be %s.*; got 1e\+39" % NORMAL,
+                 id='max_lr-1e39'),
+    pytest.param(SGD, dict(decay=1e39), r"decay must be %s.*; got 1e\+39"
+                 % NORMAL, id='decay-1e39'),
+    pytest.param(SGD, dict(lr=1e-50), r"learning_rate must be %s.*; got "
+                 r"1e-50" % NORMAL, id='lr-1e-50'),
+    pytest.param(SGD, dict(clr={'max_lr': 0.06, 'step_size': 0.5}),
+                 r"clr\['step_size'\] .*>= 1 .*would freeze or skip the "
+                 r"cycle\); got 0.5", id='step_size-0.5'),
+    pytest.param(SGD, dict(clr={'max_lr': 0.06, 'step_size': 1e-30}),
+                 r"clr\['step_size'\] .*>= 1 .*; got 1e-30",
+                 id='step_size-1e-30'),
+    # Subnormal, overflowing and otherwise unrepresentable settings.
+    pytest.param(SGD, dict(lr=1e-40), r"learning_rate must be %s" % NORMAL,
+                 id='lr-subnormal'),
+    pytest.param(SGD, dict(lr=0, clr={'max_lr': 1e-40, 'step_size': 4}),
+                 r"clr\['max_lr'\] must be %s" % NORMAL,
+                 id='max_lr-subnormal'),
+    pytest.param(SGD, dict(clr={'max_lr': 0.06, 'step_size': 4,
+                                'step_size_down': 0.5}),
+                 r"clr\['step_size_down'\] .*>= 1.*; got 0.5",
+                 id='step_size_down-0.5'),
+    pytest.param(SGD, dict(clr={'max_lr': 0.06, 'step_size': 3e38,
+                                'step_size_down': 3e38}),
+                 r"clr\['step_size'\] \+ clr\['step_size_down'\] must be at "
+                 r"most 3.4028235e\+38.*; got 3e\+38 \+ 3e\+38",
+                 id='cycle-length-overflows'),
+    pytest.param(SGD, dict(clr={'max_lr': 0.06, 'step_size': 4e38}),
+                 r"clr\['step_size'\] must be %s" % NORMAL,
+                 id='step_size-overflows'),
+    pytest.param(SGD, dict(clr={'max_lr': 0.06, 'step_size': 4,
+                                'mode': 'exp_range', 'gamma': 1e-40}),
+                 r"clr\['gamma'\] must be %s" % NORMAL, id='gamma-subnormal'),
+    pytest.param(SGD, dict(clr={'max_lr': 0.06, 'step_size': 4,
+                                'base_momentum': 1e-40,
+                                'max_momentum': 0.9}),
+                 r"clr\['base_momentum'\] must be %s" % NORMAL,
+                 id='base_momentum-subnormal'),
+    pytest.param(SGD, dict(decay=1e-45), r"decay must be %s" % NORMAL,
+                 id='decay-subnormal'),
+    # The optimizers' own arguments.
+    pytest.param(SGD, dict(momentum=np.bool_(True)),
+                 r"momentum must be a number >= 0; got True \(bool_\)",
+                 id='momentum-numpy-bool'),
+    pytest.param(SGD, dict(momentum=-0.5), r"momentum .*>= 0; got -0.5",
+                 id='momentum-negative'),
+    pytest.param(SGD, dict(momentum=1e39), r"momentum must be %s" % NORMAL,
+                 id='momentum-overflows'),
+    pytest.param(Adam, dict(beta_1=1.0), r"beta_1 .*in \[0, 1\); got 1.0",
+                 id='beta_1-1'),
+    pytest.param(Adamax, dict(beta_2=1.5), r"beta_2 .*in \[0, 1\); got 1.5",
+                 id='beta_2-1.5'),
+    pytest.param(RMSprop, dict(rho=float('nan')), r"rho .*; got nan",
+                 id='rho-nan'),
+    pytest.param(Adadelta, dict(rho=-1), r"rho .*>= 0; got -1",
+                 id='rho-negative'),
+    pytest.param(Adagrad, dict(epsilon=-1e-7), r"epsilon .*>= 0; got -1e-07",
+                 id='epsilon-negative'),
+    pytest.param(Nadam, dict(epsilon='tiny'), r"epsilon must be a number.*"
+                 r"'tiny'", id='epsilon-str'),
+    pytest.param(Nadam, dict(schedule_decay=1e39),
+                 r"schedule_decay must be %s" % NORMAL,
+                 id='schedule_decay-overflows'),
+    # State that a config carries back.
+    pytest.param(SGD, dict(iterations=-1.), r"iterations .*whole number >= 0"
+                 r".*; got -1.0", id='iterations-negative'),
+    pytest.param(SGD, dict(iterations=2.5), r"iterations .*whole number.*; "
+                 r"got 2.5", id='iterations-fraction'),
+    pytest.param(SGD, dict(iterations=3., cycle_iterations=4.,
+                           clr={'max_lr': 0.06, 'step_size': 4}),
+                 r"cycle_iterations must be <= iterations", id='cycle-ahead'),
+    pytest.param(Adam, dict(current_momentum=1.0, clr=dict(
+        max_lr=0.06, step_size=4, base_momentum=0.8, max_momentum=0.9)),
+        r"current_momentum .*in \[0, 1\); got 1.0", id='current_momentum-1'),
+]
+
+
+@pytest.mark.parametrize('cls,kwargs,message', REFUSED)
+def test_unrepresentable_settings_are_refused(cls, kwargs, message):
+    kwargs = dict({'lr': 0.01}, **kwargs)
+    with pytest.raises((TypeError, ValueError), match=message):
+        cls(**kwargs)
+    if 'clr' in kwargs and set(kwargs) == {'lr', 'clr'}:
+        with pytest.raises((TypeError, ValueError), match=message):
+            clr_schedule([0], kwargs['lr'], kwargs['clr'],
+                         decay=kwargs.get('decay', 0.))
+
+
+def test_numpy_scalars_are_numbers():
+    clr = {'max_lr': np.float32(0.06), 'step_size': np.int64(4),
+           'step_size_down': np.int32(6), 'base_momentum': np.float64(0.8),
+           'max_momentum': np.float32(0.9)}
+    opt = SGD(lr=np.float32(0.01), decay=np.float16(0.001), clr=clr)
+    want = clr_schedule(np.arange(12), 0.01, {
+        'max_lr': float(np.float32(0.06)), 'step_size': 4,
+        'step_size_down': 6, 'base_momentum': 0.8,
+        'max_momentum': float(np.float32(0.9))},
+        decay=float(np.float16(0.001)))
+    assert exact(clr_schedule(np.arange(12), np.float32(0.01), clr,
+                              decay=np.float16(0.001)), want)
+    _, lr, _ = train(opt, 12)
+    assert exact(lr, want)
+    assert json.loads(json.dumps(opt.get_config(), default=lambda o: o.item()))
+
+
+def test_the_ends_of_the_range_hold():
+    """Regressions found by the property tests below: the float32 amplitude
+    max_lr - lr (the seed's rule) carries lr + amplitude half an ulp past
+    max_lr for these bounds, and max_momentum + (base - max) to 0 below a
+    base_momentum of float32's smallest normal; the schedule holds both
+    within their bounds."""
+    clr = {'max_lr': 0.022636720910668373, 'step_size': 4,
+           'base_momentum': float(F32.tiny), 'max_momentum': 0.999}
+    lr = 0.006917106918990612
+    want, want_m = clr_schedule(np.arange(9), lr, clr, return_momentum=True)
+    assert want[4] == np.float32(clr['max_lr'])
+    assert float(np.float32(lr)) + float(np.float32(
+        np.float32(clr['max_lr']) - np.float32(lr))) > float(want[4])
+    assert want_m[4] == np.float32(F32.tiny) and want_m[0] == np.float32(.999)
+    got, got_m = graph_trace(SGD, clr, 9, lr=lr, batch_size=1)
+    assert exact(got, want) and exact(got_m, want_m)
+
+
+# Steps to check: the start, around float32's integer limit and the end of
+# int32, plus random ones (each example draws its own).
+FIXED_STEPS = [0, 1, 2, 3, 4, 5, 7, 8, 1000, 2 ** 24 - 1, 2 ** 24,
+               2 ** 24 + 1, 2 ** 31 - 2, 2 ** 31 - 1]
+EXTREMES = [0, 0.0, -0.0, 5e-324, 1e-45, 1e-40, 1.1754944e-38, 1e-30, 1e-7,
+            0.001, 0.5, 1, 1.5, 2, 7, 1e3, 2 ** 24 + 1, 1e30, 3.4e38,
+            3.4028235e38, 1e39, float('nan'), float('inf'), -float('inf'),
+            -1, -1e-30, True, False, 'x', None, np.float32(0.1),
+            np.float32(1e-40), np.int64(5), np.int32(0), np.float64(1e300),
+            np.bool_(True)]
+
+
+def anything():
+    """Any value a user might put in a setting, extremes first."""
+    return st.one_of(st.sampled_from(EXTREMES), st.floats(),
+                     st.floats(min_value=1e-6, max_value=1e6),
+                     st.integers(-5, 10 ** 12))
+
+
+def positive(low, high):
+    """Valid numbers from `low` to `high`, wide on a log scale."""
+    return st.one_of(
+        st.sampled_from([low, high]),
+        st.floats(min_value=math.log(low), max_value=math.log(high)).map(
+            math.exp).filter(lambda v: low <= v <= high))
+
+
+@st.composite
+def clr_settings(draw, wild=False):
+    """(lr, decay, clr): valid ones by default; with `wild`, any values."""
+    value = anything if wild else None
+    lr = draw(value() if wild else st.one_of(st.just(0.),
+                                            positive(F32.tiny, 1e30)))
+    decay = draw(value() if wild else st.one_of(st.just(0.),
+                                               positive(F32.tiny, 1e30)))
+    if not wild and draw(st.booleans()) and draw(st.booleans()):
+        return lr, decay, None
+    clr = {}
+    for key, valid in (('max_lr', None), ('step_size', positive(1., 1e30))):
+        if wild:
+            clr[key] = draw(value())
+        elif key == 'max_lr':
+            clr[key] = lr * draw(st.one_of(st.just(1.), positive(1., 1e8)))
+            if not np.isfinite(np.float32(clr[key])):
+                clr[key] = float(F32.max)
+        else:
+            clr[key] = draw(valid)
+    mode = draw(st.sampled_from(['triangular', 'triangular2', 'exp_range']))
+    if mode != 'triangular' or draw(st.booleans()):
+        clr['mode'] = mode
+    if mode == 'exp_range':
+        clr['gamma'] = draw(value() if wild else st.one_of(
+            st.just(1.), positive(F32.tiny, 1.)))
+    if draw(st.booleans()):
+        clr['step_size_down'] = draw(value() if wild else positive(1., 1e30))
+        if not wild and not np.isfinite(np.float32(clr['step_size']) +
+                                        np.float32(clr['step_size_down'])):
+            clr['step_size_down'] = clr['step_size'] = 1e30
+    if draw(st.booleans()):
+        if wild:
+            clr['base_momentum'], clr['max_momentum'] = draw(value()), \
+                draw(value())
+        else:
+            low = draw(st.one_of(st.just(0.), positive(F32.tiny, 0.99)))
+            clr['base_momentum'] = low
+            clr['max_momentum'] = draw(st.one_of(st.just(low), positive(
+                max(low, F32.tiny), 0.999)))
+    return lr, decay, clr
+
+
+def check_invariants(lr, decay, clr, steps):
+    """The guarantee: finite, within [lr / (1 + decay * k), max_lr] (and
+    [base_momentum, max_momentum]), allowing float32's rounding: a relative
+    2**-20 at the lower bound, where decay's float32 division rounds, and
+    none at the upper; a lower bound below float32's normal range counts
+    as 0 (the graph flushes subnormals)."""
+    k = np.asarray(steps, np.int64)
+    got, momentum = clr_schedule(k, lr, clr, decay=decay,
+                                 return_momentum=True)
+    assert got.dtype == np.float32 and np.all(np.isfinite(got))
+    lower = float(np.float32(lr)) / (1. + float(np.float32(decay)) *
+                                     k.astype(np.float64))
+    lower = np.where(lower < F32.tiny, 0., lower * (1 - 2. ** -20))
+    assert np.all(got >= lower), (got, lower)
+    upper = np.float32(lr if clr is None else clr['max_lr'])
+    assert np.all(got <= upper), (got, upper)
+    if momentum is not None:
+        assert np.all(np.isfinite(momentum))
+        assert np.all(momentum >= np.float32(clr['base_momentum']))
+        assert np.all(momentum <= np.float32(clr['max_momentum']))
+    return got, momentum
+
+
+@PROPERTY
+@given(settings_=clr_settings(), more=st.lists(
+    st.integers(0, 2 ** 31 - 1), min_size=1, max_size=20))
+def test_accepted_settings_keep_the_invariants(settings_, more):
+    lr, decay, clr = settings_
+    check_invariants(lr, decay, clr, FIXED_STEPS + more)   # clr_schedule
+    # validates as the optimizers do (test_unrepresentable_settings_...)
+
+
+BAD_VALUES = {
+    'step': [0, -0.0, 0.5, 1e-30, 1e-39, 5e-324, 4e38, float('nan'),
+             float('inf'), True, 'x', np.bool_(False)],
+    'any': [1e39, -1e-30, -1, 1e-40, float('nan'), -float('inf'), False,
+            '0.1', np.float64(1e300)],
+}
+KEYS = {'lr': ('learning_rate', 'any'), 'decay': ('decay', 'any'),
+        'max_lr': ("clr['max_lr']", 'any'),
+        'step_size': ("clr['step_size']", 'step'),
+        'step_size_down': ("clr['step_size_down']", 'step'),
+        'gamma': ("clr['gamma']", 'any'),
+        'base_momentum': ("clr['base_momentum']", 'any'),
+        'max_momentum': ("clr['max_momentum']", 'any')}
+
+
+@PROPERTY
+@given(settings_=clr_settings(), key=st.sampled_from(sorted(KEYS)),
+       data=st.data())
+def test_one_bad_value_is_refused_naming_its_key(settings_, key, data):
+    lr, decay, clr = settings_
+    name, kind = KEYS[key]
+    bad = data.draw(st.sampled_from(BAD_VALUES[kind]), label='bad')
+    kwargs = {'lr': lr, 'decay': decay}
+    if key in kwargs:
+        kwargs[key] = bad
+    else:
+        clr = dict(clr or {'max_lr': lr, 'step_size': 4})
+        if key == 'gamma':
+            clr['mode'] = 'exp_range'
+        if key in ('base_momentum', 'max_momentum'):
+            clr.setdefault('base_momentum', 0.)
+            clr.setdefault('max_momentum', 0.5)
+        clr[key] = bad
+    with pytest.raises((TypeError, ValueError)) as error:
+        SGD(clr=clr, **kwargs)
+    assert name in str(error.value), (name, str(error.value))
+
+
+@PROPERTY
+@given(settings_=clr_settings(wild=True))
+def test_any_setting_is_refused_naming_a_key_or_keeps_the_invariants(
+        settings_):
+    lr, decay, clr = settings_
+    try:
+        SGD(lr=lr, decay=decay, clr=clr)
+    except (TypeError, ValueError) as error:
+        assert re.search(r"learning_rate|decay|max_lr|step_size|gamma|"
+                         r"momentum|mode", str(error)), str(error)
+        return
+    check_invariants(lr, decay, clr, FIXED_STEPS)
+
+
+@settings(PROPERTY, max_examples=max(12, EXAMPLES // 25))
+@given(settings_=clr_settings(), k=st.integers(0, 2 ** 31 - 2))
+def test_graph_equals_clr_schedule_for_accepted_settings(settings_, k):
+    """Through the graph: update k of an optimizer whose counters are set
+    to k uses clr_schedule's rate, bit for bit."""
+    lr, decay, clr = settings_
+    K.clear_session()
+    inp = Input(shape=(1,))
+    model = Model(inp, Dense(1)(inp))
+    opt = SGD(lr=lr, decay=decay, clr=clr)
+    model.compile(optimizer=opt, loss='mse')
+    model._make_train_function()
+    K.set_value(opt.iterations, k)
+    if clr is not None:
+        K.set_value(opt.cycle_iterations, k)
+    model.train_on_batch(np.ones((1, 1), np.float32),
+                         np.ones((1, 1), np.float32))
+    want, want_m = check_invariants(lr, decay, clr, [k])
+    assert exact(np.array([K.get_value(opt.current_lr)]), want)
+    if want_m is not None:
+        assert K.get_value(opt.current_momentum) == want_m[0]
+
+
+# ---------------------------------------------------------------------------
 # Issue 3: every policy.
 # ---------------------------------------------------------------------------
 
@@ -748,27 +1061,28 @@ SCALE_REFS = {scale_halving: lambda x: 1. / 2. ** (x - 1.),
 
 
 @pytest.mark.parametrize('clr,lr,decay,n_ulps', [
-    ({'max_lr': 0.06, 'step_size': 2000}, 0.01, 0., 1),
-    ({'max_lr': 0.05, 'step_size': 7}, 0.01, 0., 1),
-    ({'max_lr': 0.3, 'step_size': 1001}, 0.001, 0., 1),
-    ({'max_lr': 0.05, 'step_size': 3, 'step_size_down': 5}, 0.01, 1e-3, 4),
+    ({'max_lr': 0.06, 'step_size': 2000}, 0.01, 0., .5),
+    ({'max_lr': 0.05, 'step_size': 7}, 0.01, 0., .5),
+    ({'max_lr': 0.3, 'step_size': 1001}, 0.001, 0., .5),
+    ({'max_lr': 0.05, 'step_size': 3, 'step_size_down': 5}, 0.01, 1e-3, .5),
     ({'max_lr': 0.3, 'step_size': 13, 'mode': 'triangular2'}, 0.001, 0.01,
-     2),
+     .5),
     ({'max_lr': 0.3, 'step_size': 16, 'mode': 'exp_range',
-      'gamma': GAMMA}, 0.001, 0., 4),
+      'gamma': 0.9996}, 0.001, 0., .5),
     ({'max_lr': 0.3, 'step_size': 9, 'scale_fn': scale_exp,
-      'scale_mode': 'iterations'}, 0.001, 0., 4),
+      'scale_mode': 'iterations'}, 0.001, 0., 5),
     ({'max_lr': 0.3, 'step_size': 8, 'step_size_down': 24, 'mode':
       'triangular2', 'base_momentum': 0.85, 'max_momentum': 0.95}, 0.001,
-     1e-3, 4),
+     1e-3, .5),
 ], ids=['seed', 'step7', 'step1001', 'asymmetric-decay', 'triangular2-decay',
         'exp_range', 'scale_fn-iterations', 'momentum-asymmetric-decay'])
 def test_schedule_is_independent_of_grappler(clr, lr, decay, n_ulps):
     """The graph schedule equals the numpy mirror at every step, with
     TensorFlow's graph optimizer on (it reassociates constants) and off, and
     both are within `n_ulps` float32 ulps of the independent float64
-    reference (1 where the result is rounded once; decay's float32 division,
-    the asymmetric window's and gamma**c's float32 operations add a few)."""
+    reference: half an ulp, i.e. correctly rounded, for every mode with and
+    without decay and momentum; a scale_fn evaluated by the backend in
+    float32 (here exp) adds its own error (4.3 ulps measured)."""
     import tensorflow as tf
     spec = clr_optimizers._validate_clr(clr, lr, 'momentum', 'test')
     k_in = tf.placeholder(tf.int64, [])
@@ -783,9 +1097,9 @@ def test_schedule_is_independent_of_grappler(clr, lr, decay, n_ulps):
                                 return_momentum=True)
     ref_lr, ref_m = ref_schedule(np.arange(n), lr, clr, decay,
                                  scale_ref=SCALE_REFS.get(clr.get('scale_fn')))
-    assert np.max(schedule_ulps(want, ref_lr, clr['max_lr'] - lr)) <= n_ulps
+    assert np.max(ulps(want, ref_lr)) <= n_ulps + 2. ** -20
     if ref_m is not None:
-        assert np.max(schedule_ulps(want_m, ref_m, 0.1)) <= 2
+        assert np.max(ulps(want_m, ref_m)) <= HALF_ULP
     for grappler_off in (False, True):
         config = tf.ConfigProto()
         config.graph_options.rewrite_options.disable_meta_optimizer = \
@@ -823,7 +1137,7 @@ def test_exp_range_scales_by_gamma_pow_k():
     got = clr_schedule(k, 1., clr)
     tri = clr_schedule(k, 1., {'max_lr': 5., 'step_size': 4})
     assert np.allclose(got, 1. + (tri - 1.) * 0.9 ** k, rtol=1e-6)
-    assert got[4] == np.float32(1 + 4 * np.float32(0.9) ** 4)
+    assert got[4] == np.float32(1 + 4 * 0.9 ** 4)       # gamma in float64
     lr, _ = graph_trace(RMSprop, clr, 30, batch_size=1)
     assert exact(lr, got)
 
@@ -858,8 +1172,9 @@ def torch_cyclic_lr(k, base, max_lr, up, down, mode='triangular', gamma=1.,
 @pytest.mark.parametrize('mode', ['triangular', 'triangular2', 'exp_range'])
 @pytest.mark.parametrize('down', [None, 7])
 def test_matches_pytorch_cyclic_lr_formulas(mode, down):
-    """The LR and the cyclical momentum; relative 1e-5: float32 rounding,
-    plus float32 gamma's error times k (1.3e-6 here at k = 199)."""
+    """The LR and the cyclical momentum; relative 1e-5: the symmetric
+    window's r = c * float32(1 / 5) is rounded to float32 (the seed's rule),
+    which strays from c / 5 by up to half an ulp of r."""
     clr = {'max_lr': 0.1, 'step_size': 5, 'mode': mode,
            'base_momentum': 0.8, 'max_momentum': 0.9}
     if mode == 'exp_range':
@@ -929,7 +1244,7 @@ def test_scale_fn_graph_equals_numpy(fn, scale_mode):
     lr, _ = graph_trace(Nadam, clr, 30, batch_size=1)
     assert exact(lr, got)
     want, _ = ref_schedule(np.arange(30), 1., clr, scale_ref=SCALE_REFS[fn])
-    assert np.max(schedule_ulps(lr, want, 4.)) <= 2
+    assert np.max(ulps(lr, want)) <= 5      # the backend's float32 exp
     if fn is scale_halving:
         mode2 = clr_schedule(np.arange(30), 1., {'max_lr': 5., 'step_size': 4,
                                                  'mode': 'triangular2'})
@@ -1007,7 +1322,7 @@ BAD_POLICY = [
     ({'scale_fn': scale_exp, 'scale_mode': 'epoch'}, ValueError,
      r"scale_mode.*'cycle', 'iterations'; got 'epoch'"),
     ({'scale_mode': 'cycle'}, ValueError, r"scale_mode.*only used with"),
-    ({'step_size_down': 0}, ValueError, r"step_size_down.*> 0.*got 0"),
+    ({'step_size_down': 0}, ValueError, r"step_size_down.*>= 1.*got 0"),
     ({'step_size_down': float('inf')}, ValueError, r"step_size_down.*inf"),
     ({'base_momentum': 0.8}, ValueError, r"together.*max_momentum=None"),
     ({'max_momentum': 0.9}, ValueError, r"together.*base_momentum=None"),
@@ -1039,7 +1354,6 @@ def test_bad_policy_keys_refused(extra, error, message):
 # Issue 4: save, load, resume.
 # ---------------------------------------------------------------------------
 
-import json  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -1229,6 +1543,64 @@ def test_invalid_clr_in_file_fails_like_the_constructor(tmp_path):
         load_model(path)
     assert str(loading.value) == str(direct.value)
     assert "Unknown clr key 'gama'" in str(loading.value)
+
+
+def edit_saved_config(path, edit):
+    """Rewrites the optimizer config inside a saved model file."""
+    with h5py.File(path, 'r+') as f:
+        training = json.loads(f.attrs['training_config'])
+        edit(training['optimizer_config']['config'])
+        f.attrs['training_config'] = json.dumps(training).encode('utf8')
+    return training['optimizer_config']['config']
+
+
+@pytest.mark.parametrize('edit,message', [
+    pytest.param(lambda c: c['clr'].update(step_size=1e-39),
+                 r"clr\['step_size'\] .*>= 1.*; got 1e-39", id='step_size-1e-39'),
+    pytest.param(lambda c: c['clr'].update(max_lr=1e39),
+                 r"clr\['max_lr'\] must be zero or of magnitude",
+                 id='max_lr-1e39'),
+    pytest.param(lambda c: c.update(iterations=-5.0),
+                 r"iterations .*whole number >= 0.*; got -5.0",
+                 id='iterations-negative'),
+    pytest.param(lambda c: c.update(decay=float('inf')),
+                 r"decay must be a finite number", id='decay-inf'),
+])
+def test_invalid_saved_config_fails_to_load(tmp_path, edit, message):
+    path = saved_model(tmp_path)
+    config = edit_saved_config(path, edit)
+    with pytest.raises(ValueError, match=message) as loading:
+        load_model(path)
+    with pytest.raises(ValueError) as direct:
+        Adam.from_config(config)
+    assert str(loading.value) == str(direct.value)
+
+
+@pytest.mark.parametrize('weight,value,message', [
+    pytest.param('iterations', -3, r"iterations .*whole number >= 0.*-3",
+                 id='iterations-negative'),
+    pytest.param('cycle_iterations', 99, r"cycle_iterations must be <= "
+                 r"iterations", id='cycle-ahead'),
+    pytest.param('inv_step_size', 4.0, r"inv_step_size .*in \(0, 1\].*4.0",
+                 id='inv_step_size-above-1'),
+    pytest.param('max_lr', 1e-3, r"max_lr .*>= learning_rate", id='max_lr-low'),
+    pytest.param('learning_rate', float('nan'), r"learning_rate .*nan",
+                 id='learning_rate-nan'),
+])
+def test_invalid_saved_state_fails_to_load(tmp_path, weight, value, message):
+    """State arrays are checked like the constructor's arguments; the error
+    is an OptimizerStateError, which load_model does not swallow."""
+    path = saved_model(tmp_path)
+    with h5py.File(path, 'r+') as f:
+        group = f['optimizer_weights']
+        names = [n.decode('utf8') for n in group.attrs['weight_names']]
+        name = [n for n in names if n.split('/')[-1] == weight + ':0'][0]
+        data = group[name][()]
+        del group[name]
+        group[name] = np.array(value, dtype=data.dtype)
+    with pytest.raises(OptimizerStateError, match='saved optimizer state is '
+                       'not valid: ' + message):
+        load_model(path)
 
 
 def test_mismatched_optimizer_state_is_an_error(tmp_path):

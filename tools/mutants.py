@@ -48,28 +48,49 @@ MUTANTS = [
     # The schedule.
     mutant('decay-counts-cycle', 'decay reads the cycle counter, so it '
            'restarts at reset_cycle',
-           'lr = lr * (one / (one + decay * k))',
-           'lr = lr * (one / (one + decay * (k if c is None else c)))'),
+           'base = base / (one + ops.wide(decay) * ops.wide(k))',
+           'base = base / (one + ops.wide(decay) * ops.wide('
+           'k if c is None else c))'),
     mutant('window-off-by-one', 'the symmetric window one update ahead',
-           'r = c * steps[0]', 'r = (c + one) * steps[0]'),
+           'r = ops.wide(c * steps[0])', 'r = ops.wide((c + 1.) * steps[0])'),
     mutant('window-sign', 'the window flipped: peaks at the cycle ends',
            's = one - ops.abs(r - (f + f) - one)',
            's = ops.abs(r - (f + f) - one)'),
     mutant('asymmetric-fall-rate', 'the falling half divides by step_size',
            '(total - pos) / step_down)', '(total - pos) / step_up)'),
     mutant('triangular2-exponent', 'triangular2 halves from the first cycle',
-           'scale = one / ops.pow(ops.const(2.), cycle - one)',
-           'scale = one / ops.pow(ops.const(2.), cycle)'),
+           's = s / ops.pow(ops.const(2.), cycle - one)',
+           's = s / ops.pow(ops.const(2.), cycle)'),
     mutant('exp_range-counter', 'exp_range scales by gamma**(c + 1)',
-           'scale = ops.pow(ops.const(spec.gamma), c)',
-           'scale = ops.pow(ops.const(spec.gamma), c + one)'),
-    mutant('two-roundings', 'the graph rounds base + amplitude * scale '
-           'twice (float32 multiply, then add)',
-           'wide = tf.cast(a, f64) + tf.cast(b, f64) * tf.cast(h, f64)',
-           'wide = tf.cast(a + b * h, f64)'),
+           's = s * ops.pow(ops.const(spec.gamma), c64)',
+           's = s * ops.pow(ops.const(spec.gamma), c64 + one)'),
+    mutant('exp_range-float32-gamma', 'gamma**c from float32 gamma (its '
+           'rounding error grows with c)',
+           'ops.pow(ops.const(spec.gamma), c64)',
+           'ops.pow(ops.const(float(np.float32(spec.gamma))), c64)'),
+    mutant('amplitude-float64', 'the amplitude max_lr - base is not '
+           "rounded to float32 (the seed's printed rates need it)",
+           'amplitude = ops.wide(ops.narrow(top - base))',
+           'amplitude = top - base'),
+    mutant('window-float32', 'the window 1 - |r - 2f - 1| computed in '
+           'float32 (rounds x near the base)',
+           'r = ops.wide(c * steps[0])',
+           'r = ops.wide(c * steps[0]); r = ops.wide(ops.narrow(r - '
+           'ops.floor(r * .5) * 2. - 1.)) + ops.floor(r * .5) * 2. + 1.'),
+    mutant('decay-float32', "decay's base computed in float32 (overflows "
+           'to 0 for large decay * k)',
+           'base = base / (one + ops.wide(decay) * ops.wide(k))',
+           'base = ops.wide(lr * (1. / (1. + decay * k)))'),
+    mutant('lr-bounds-not-held', 'the LR is not held within [base, max_lr]',
+           '    lr_k = ops.narrow(ops.minimum(ops.maximum(base + amplitude '
+           '* s, base),\n                                  top))',
+           '    lr_k = ops.narrow(base + amplitude * s)'),
+    mutant('momentum-bounds-not-held', 'the momentum is not held within its '
+           'bounds', 'max_m + amplitude_m * s, base_m), max_m))',
+           'max_m + amplitude_m * s, -1.), 2.))'),
     mutant('momentum-not-cycling', 'cyclical momentum stays at max_momentum',
-           'momentum_k = ops.fma(max_m, base_m - max_m, h)',
-           'momentum_k = ops.fma(max_m, base_m - max_m, h * ops.const(0.))'),
+           'max_m + amplitude_m * s, base_m)',
+           'max_m + amplitude_m * 0. * s, base_m)'),
     mutant('sgd-momentum-constant', 'SGD applies max_momentum, not the '
            'cycling value (the logged momentum still cycles)',
            "        _, lr, momentum = self._begin_update(grads, params)\n",
@@ -140,6 +161,16 @@ MUTANTS = [
     # State, config and callbacks.
     mutant('state-shape-unchecked', 'set_weights does not check shapes',
            'if K.int_shape(p) != np.shape(w):', 'if False:'),
+    mutant('saved-state-unchecked', 'set_weights accepts any counters and '
+           'bounds', '        self._validate_saved_state(zip(params, weights))'
+           '\n', ''),
+    mutant('float32-range-unchecked', 'numbers outside float32\'s normal '
+           'range are accepted',
+           '    if number != 0 and not _FLOAT32.tiny <= single <= _FLOAT32.max:',
+           '    if False:'),
+    mutant('steps-below-one', 'a step of less than one update is accepted',
+           "'or skip the cycle)' % allowed, lambda v: v >= 1)",
+           "'or skip the cycle)' % allowed, lambda v: v > 0)"),
     mutant('state-guard-off', 'a rebuilt optimizer never asserts that its '
            'state was loaded',
            'if self._expects_state:\n            deps.append(',
