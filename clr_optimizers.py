@@ -27,6 +27,7 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import collections
 import difflib
 import math
 import numbers
@@ -60,28 +61,16 @@ class OptimizerStateError(Exception):
 
 
 # ---------------------------------------------------------------------------
-# The `clr` dict: keys, defaults and validation (one place for all seven).
+# Numbers as the graph sees them: validation shared by every setting.
 # ---------------------------------------------------------------------------
-
-_MODES = ('triangular', 'triangular2', 'exp_range')
-_SCALE_MODES = ('cycle', 'iterations')
-_STATE_KEYS = ('iterations', 'cycle_iterations', 'current_lr',
-               'current_momentum')
-_CLR_KEYS = ('max_lr', 'step_size', 'step_size_down', 'mode', 'gamma',
-             'scale_fn', 'scale_mode', 'base_momentum', 'max_momentum')
-
-
-class _Spec(object):
-    """The validated `clr` settings, as float values with defaults filled in."""
-
-    def __init__(self, **entries):
-        self.__dict__.update(entries)
-
 
 _FLOAT32 = np.finfo(np.float32)
 # Magnitudes the graph computes with: 0, or float32's normal range.
 _NORMAL = 'zero or of magnitude %.8g to %.8g, float32\'s normal range, in ' \
           'which the graph computes' % (_FLOAT32.tiny, _FLOAT32.max)
+# State that get_config reports and the constructor accepts back.
+_STATE_KEYS = ('iterations', 'cycle_iterations', 'current_lr',
+               'current_momentum')
 
 
 def _number(where, value, allowed, test):
@@ -143,18 +132,23 @@ def _validate_state(state):
                 lambda v: 0 <= v < 1)
 
 
+# ---------------------------------------------------------------------------
+# The `clr` dict: one validation for all seven optimizers, then the policy's.
+# ---------------------------------------------------------------------------
+
 def _validate_clr(clr, lr, momentum_arg, owner):
-    """Validates a `clr` dict against the optimizer's base learning rate.
+    """Validates a `clr` dict against the optimizer's learning rate.
 
     # Arguments
         clr: the user's dict.
-        lr: float, the base (lower) learning rate.
+        lr: float, the optimizer's learning rate.
         momentum_arg: name of the argument cyclical momentum drives
             ('momentum' or 'beta_1'), or None when the optimizer has none.
         owner: name used in messages.
 
     # Returns
-        A `_Spec`.
+        The policy's spec: a namedtuple whose fields are the policy's keys,
+        defaults filled in, numbers as floats.
 
     # Raises
         TypeError, ValueError: naming the key, the value and what is allowed.
@@ -163,26 +157,79 @@ def _validate_clr(clr, lr, momentum_arg, owner):
         raise TypeError('clr must be a dict such as {"max_lr": 0.006, '
                         '"step_size": 2000} or None; got %r (%s).'
                         % (clr, type(clr).__name__))
+    name = clr.get('policy', 'cyclic')
+    if name not in _POLICIES:
+        close = difflib.get_close_matches(str(name), list(_POLICIES), n=1)
+        raise ValueError("clr['policy'] must be one of %s; got %r.%s"
+                         % (', '.join(repr(p) for p in _POLICIES), name,
+                            (' Did you mean %r?' % close[0]) if close else ''))
+    policy = _POLICIES[name]
     for key in clr:
-        if key not in _CLR_KEYS:
-            close = difflib.get_close_matches(str(key), _CLR_KEYS, n=1)
+        if key not in policy.keys:
+            close = difflib.get_close_matches(str(key), policy.keys, n=1)
             hint = (' Did you mean %r?' % close[0]) if close else ''
-            raise ValueError('Unknown clr key %r (value %r).%s Allowed keys: %s.'
-                             % (key, clr[key], hint, ', '.join(_CLR_KEYS)))
-    for key in ('max_lr', 'step_size'):
+            raise ValueError('Unknown clr key %r (value %r).%s Allowed keys '
+                             'for policy %r: %s.' % (key, clr[key], hint, name,
+                                                     ', '.join(policy.keys)))
+    for key in policy.required:
         if key not in clr:
             raise ValueError('clr is missing the required key %r; got %r.'
                              % (key, clr))
-    max_lr = _number("clr['max_lr']", clr['max_lr'],
-                     '>= 0 and >= the base learning rate (%r)' % lr,
-                     lambda v: v >= 0 and v >= lr)
+    return policy.validate(clr, lr, _momentum_bounds(clr, momentum_arg,
+                                                     owner))
+
+
+def _momentum_bounds(clr, momentum_arg, owner):
+    """(base_momentum, max_momentum) as floats, or (None, None)."""
+    has_base = clr.get('base_momentum') is not None
+    has_max = clr.get('max_momentum') is not None
+    if not (has_base or has_max):
+        return None, None
+    if momentum_arg is None:
+        raise ValueError('%s has no momentum: clr keys base_momentum and '
+                         'max_momentum are for SGD, Adam, Adamax and Nadam; '
+                         'got base_momentum=%r, max_momentum=%r.'
+                         % (owner, clr.get('base_momentum'),
+                            clr.get('max_momentum')))
+    if not (has_base and has_max):
+        raise ValueError('clr needs base_momentum and max_momentum '
+                         'together; got base_momentum=%r, max_momentum=%r.'
+                         % (clr.get('base_momentum'), clr.get('max_momentum')))
+    base_m = _number("clr['base_momentum']", clr['base_momentum'],
+                     'in [0, 1)', lambda v: 0 <= v < 1)
+    max_m = _number("clr['max_momentum']", clr['max_momentum'],
+                    'in [0, 1) and >= base_momentum (%r)'
+                    % clr['base_momentum'], lambda v: base_m <= v < 1)
+    return base_m, max_m
+
+
+def _max_lr(clr, lr):
+    return _number("clr['max_lr']", clr['max_lr'],
+                   '>= 0 and >= the base learning rate (%r)' % lr,
+                   lambda v: v >= 0 and v >= lr)
+
+
+# The cyclical policy of Smith (2017): a triangular window of step_size
+# updates up and step_size_down (default step_size) down, its amplitude
+# scaled by `mode` or a `scale_fn`.
+CyclicSpec = collections.namedtuple('CyclicSpec', (
+    'policy', 'max_lr', 'step_size', 'step_size_down', 'mode', 'gamma',
+    'scale_fn', 'scale_mode', 'base_momentum', 'max_momentum'))
+_MODES = ('triangular', 'triangular2', 'exp_range')
+_SCALE_MODES = ('cycle', 'iterations')
+
+
+def _validate_cyclic(clr, lr, momentum):
+    max_lr = _max_lr(clr, lr)
     step_up = _steps("clr['step_size']", clr['step_size'],
                      'updates per half cycle')
     step_down = None
     if clr.get('step_size_down') is not None:
         step_down = _steps("clr['step_size_down']", clr['step_size_down'],
                            'updates in the falling half')
-        if not math.isfinite(np.float32(step_up) + np.float32(step_down)):
+        with np.errstate(over='ignore'):
+            total = np.float32(step_up) + np.float32(step_down)
+        if not math.isfinite(total):
             raise ValueError(
                 "clr['step_size'] + clr['step_size_down'] must be at most "
                 "%.8g, float32's largest number, since the graph counts a "
@@ -213,230 +260,33 @@ def _validate_clr(clr, lr, momentum_arg, owner):
             raise ValueError("clr['scale_mode'] = %r is only used with "
                              "clr['scale_fn'], which is not given."
                              % (clr['scale_mode'],))
-    has_base = clr.get('base_momentum') is not None
-    has_max = clr.get('max_momentum') is not None
-    momentum = None
-    if has_base or has_max:
-        if momentum_arg is None:
-            raise ValueError('%s has no momentum: clr keys base_momentum and '
-                             'max_momentum are for SGD, Adam, Adamax and Nadam; '
-                             'got base_momentum=%r, max_momentum=%r.'
-                             % (owner, clr.get('base_momentum'),
-                                clr.get('max_momentum')))
-        if not (has_base and has_max):
-            raise ValueError('clr needs base_momentum and max_momentum '
-                             'together; got base_momentum=%r, max_momentum=%r.'
-                             % (clr.get('base_momentum'),
-                                clr.get('max_momentum')))
-        base_m = _number("clr['base_momentum']", clr['base_momentum'],
-                         'in [0, 1)', lambda v: 0 <= v < 1)
-        max_m = _number("clr['max_momentum']", clr['max_momentum'],
-                        'in [0, 1) and >= base_momentum (%r)'
-                        % clr['base_momentum'],
-                        lambda v: base_m <= v < 1)
-        momentum = (base_m, max_m)
-    return _Spec(max_lr=max_lr, step_up=step_up, step_down=step_down,
-                 mode=mode, gamma=gamma, scale_fn=scale_fn,
-                 scale_mode=scale_mode, momentum=momentum)
+    return CyclicSpec('cyclic', max_lr, step_up, step_down, mode, gamma,
+                      scale_fn, scale_mode, *momentum)
 
 
-# ---------------------------------------------------------------------------
-# The schedule: one function, written once over two sets of float32 ops.
-# ---------------------------------------------------------------------------
-
-class _GraphOps(object):
-    """Backend ops: the schedule as it runs in the training graph.
-
-    `deps`: ops that the final learning rate (and momentum) must wait for.
-    """
-    floor = staticmethod(tf.floor)
-    abs = staticmethod(tf.abs)
-    where = staticmethod(tf.where)
-    minimum = staticmethod(tf.minimum)
-    maximum = staticmethod(tf.maximum)
-
-    def __init__(self, deps=()):
-        self.deps = list(deps)
-
-    @staticmethod
-    def const(x):
-        return tf.constant(x, dtype=tf.float64)
-
-    @staticmethod
-    def pow(x, y):
-        return tf.pow(x, y)
-
-    @staticmethod
-    def wide(x):
-        """float32 -> float64, exactly."""
-        return tf.cast(x, tf.float64)
-
-    def narrow(self, x):
-        """float64 -> float32, rounded once; magnitudes below float32's
-        normal range become 0 (as they would with flush-to-zero)."""
-        x = tf.where(tf.abs(x) < _FLOAT32.tiny, tf.zeros_like(x), x)
-        with tf.control_dependencies(self.deps):
-            return tf.cast(x, tf.float32)
-
-    @staticmethod
-    def scale_fn(fn, x):
-        return tf.cast(fn(tf.cast(x, tf.float32)), tf.float64)
+def _cyclic_state(spec):
+    """The cyclic policy's float32 state: max_lr, then the cycle's length as
+    the window needs it (1 / step_size when symmetric)."""
+    f32 = np.float32
+    if spec.step_size_down is None:
+        return (('max_lr', f32(spec.max_lr)),
+                ('inv_step_size', f32(1) / f32(spec.step_size)))
+    return (('max_lr', f32(spec.max_lr)), ('step_size', f32(spec.step_size)),
+            ('step_size_down', f32(spec.step_size_down)))
 
 
-class _NumpyOps(object):
-    """The same operations in numpy, for plots and tests."""
-    floor = staticmethod(np.floor)
-    abs = staticmethod(np.abs)
-    where = staticmethod(np.where)
-    minimum = staticmethod(np.minimum)
-    maximum = staticmethod(np.maximum)
-
-    @staticmethod
-    def const(x):
-        return np.float64(x)
-
-    @staticmethod
-    def pow(x, y):
-        with np.errstate(over='ignore', under='ignore'):
-            return np.power(x, y)
-
-    @staticmethod
-    def wide(x):
-        return np.asarray(x, np.float32).astype(np.float64)
-
-    @staticmethod
-    def narrow(x):
-        x = np.where(np.abs(x) < _FLOAT32.tiny, 0., x)
-        return np.asarray(x, np.float64).astype(np.float32)
-
-    @staticmethod
-    def scale_fn(fn, x):
-        """Evaluates a backend `scale_fn` one scalar at a time, as the graph
-        does, so that transcendental functions round identically."""
-        x = np.asarray(x, np.float64).astype(np.float32)
-        with tf.Graph().as_default(), tf.Session() as sess:
-            arg = tf.placeholder(tf.float32, shape=())
-            out = tf.cast(fn(arg), tf.float32)
-            values = {v: sess.run(out, {arg: v}) for v in np.unique(x)}
-        return np.vectorize(lambda v: values[v], otypes=[np.float32])(
-            x).astype(np.float64)
-
-
-def _schedule(ops, k, c, lr, decay, spec, max_lr, steps):
-    """The learning rate (and momentum) used by update k.
-
-    Evaluated in float64 from the float32 state and rounded to float32 once
-    (`ops.narrow`), with two float32 roundings that the seed notebook's
-    printed rates need: the symmetric window's r = c * float32(1 /
-    step_size), and the amplitude max_lr - base.
-
-    # Arguments
-        ops: `_GraphOps` or `_NumpyOps`.
-        k: float32, updates already applied (the global step count).
-        c: float32, the cycle counter (k since the last `reset_cycle`).
-        lr: float32, the base learning rate.
-        decay: float32 or None: `lr / (1 + decay * k)` lowers the base.
-        spec: `_Spec` from `_validate_clr`, or None for a constant rate.
-        max_lr: float32, the upper bound.
-        steps: float32 `(1 / step_size,)` for a symmetric cycle, or
-            `(step_size, step_size_down)` for an asymmetric one.
-
-    # Returns
-        (lr_k, momentum_k) in float32, momentum_k None when momentum does
-        not cycle.
-    """
-    one = ops.const(1.)
-    base = ops.wide(lr)
-    if decay is not None:       # keras's decay, rounded once at the end
-        base = base / (one + ops.wide(decay) * ops.wide(k))
-    if spec is None:
-        return ops.narrow(base), None
-    c64 = ops.wide(c)
-    if len(steps) == 1:
-        # Smith's triangular window, r = c * float32(1 / step_size) rounded
-        # to float32 (the seed's rule); from there on exact: with
-        # f = floor(r / 2), the cycle is f + 1 and the window 1 - |r - 2f - 1|.
-        r = ops.wide(c * steps[0])
-        f = ops.floor(r * ops.const(.5))
-        s = one - ops.abs(r - (f + f) - one)
-        cycle = f + one
+def _cyclic_saved(clr, state):
+    """The `clr` a restored cyclic state stands for, to validate it."""
+    clr['max_lr'] = state['max_lr']
+    if 'inv_step_size' in state:
+        _number('inv_step_size', state['inv_step_size'],
+                'in (0, 1] (1 / step_size, step_size >= 1)',
+                lambda v: 0 < v <= 1)
+        clr['step_size'] = 1. / state['inv_step_size']
     else:
-        # Asymmetric cycle: step_size updates rising, step_size_down falling.
-        step_up, step_down = ops.wide(steps[0]), ops.wide(steps[1])
-        total = step_up + step_down
-        cycle = ops.floor(one + c64 / total)
-        pos = c64 - (cycle - one) * total
-        s = ops.where(pos <= step_up, pos / step_up, (total - pos) / step_down)
-    if spec.scale_fn is not None:
-        s = s * ops.scale_fn(spec.scale_fn, cycle if spec.scale_mode == 'cycle'
-                             else c64)
-    elif spec.mode == 'triangular2':
-        s = s / ops.pow(ops.const(2.), cycle - one)
-    elif spec.mode == 'exp_range':
-        s = s * ops.pow(ops.const(spec.gamma), c64)
-    # The float32 amplitude can carry the ends of the range half an ulp
-    # outside [base, max_lr]: the bounds hold them in.
-    top = ops.wide(max_lr)
-    amplitude = ops.wide(ops.narrow(top - base))
-    lr_k = ops.narrow(ops.minimum(ops.maximum(base + amplitude * s, base),
-                                  top))
-    momentum_k = None
-    if spec.momentum is not None:
-        base_m, max_m = (ops.const(float(np.float32(m)))
-                         for m in spec.momentum)
-        amplitude_m = ops.wide(ops.narrow(base_m - max_m))
-        momentum_k = ops.narrow(ops.minimum(ops.maximum(
-            max_m + amplitude_m * s, base_m), max_m))
-    return lr_k, momentum_k
-
-
-def _cycle_steps(spec):
-    """The float32 values of the cycle-length state (see `_schedule`)."""
-    f32 = np.float32
-    if spec.step_down is None:
-        return (f32(1) / f32(spec.step_up),)
-    return (f32(spec.step_up), f32(spec.step_down))
-
-
-def clr_schedule(iterations, lr, clr, decay=0.0, cycle_iterations=None,
-                 return_momentum=False):
-    """The float32 learning rates the optimizers use, computed in numpy.
-
-    Bit-identical to what the graph computes for the same settings, so it
-    serves for plots and tests.
-
-    # Arguments
-        iterations: int or array of ints, k: updates already applied.
-        lr: float, the optimizer's (base) learning rate.
-        clr: the `clr` dict, or None.
-        decay: float >= 0, the optimizer's `decay`.
-        cycle_iterations: the cycle counter (defaults to `iterations`, i.e.
-            no `reset_cycle`).
-        return_momentum: also return the cyclical momentum (None when the
-            dict has no momentum bounds).
-
-    # Returns
-        float32 array of the learning rates used by updates `iterations`
-        (and the momentum array when `return_momentum`).
-    """
-    k = np.asarray(iterations, dtype=np.int64).astype(np.float32)
-    c = k if cycle_iterations is None else (
-        np.asarray(cycle_iterations, dtype=np.int64).astype(np.float32))
-    lr = _number('lr', lr, '>= 0', lambda v: v >= 0)
-    decay = _number('decay', decay, '>= 0', lambda v: v >= 0)
-    spec = None if clr is None else _validate_clr(clr, lr, 'momentum',
-                                                  'clr_schedule')
-    f32 = np.float32
-    max_lr, steps = None, None
-    if spec is not None:
-        max_lr, steps = f32(spec.max_lr), _cycle_steps(spec)
-    lr_k, momentum_k = _schedule(_NumpyOps, k, c, f32(lr),
-                                 f32(decay) if decay > 0 else None, spec,
-                                 max_lr, steps)
-    lr_k = lr_k + np.zeros_like(k)   # a constant rate, one per step
-    if return_momentum:
-        return lr_k, momentum_k
-    return lr_k
+        clr.update(step_size=state['step_size'],
+                   step_size_down=state['step_size_down'])
+    return clr
 
 
 # ---------------------------------------------------------------------------
@@ -483,21 +333,280 @@ def _resolve_scale_fn(name):
 
 
 # ---------------------------------------------------------------------------
-# The shared optimizer base: state, schedule in the graph, config, weights.
+# The schedules: pure functions of the step counts, written once over two
+# sets of ops (the training graph's and numpy's), evaluated in float64 from
+# the float32 state and rounded to float32 once.
 # ---------------------------------------------------------------------------
 
-class _CLROptimizer(keras_optimizers.Optimizer):
-    """Shared CLR state, validation, step ordering and config.
+class _GraphOps(object):
+    """Backend ops: the schedule as it runs in the training graph.
 
-    Subclasses write their update rule in `get_updates` between
-    `self._begin_update(grads, params)`, which returns this update's learning rate
-    (and momentum), and `self._end_update(updates, ...)`, which increments the
-    counters after every read.
+    `deps`: ops that the final learning rate (and momentum) must wait for.
+    """
+    floor = staticmethod(tf.floor)
+    abs = staticmethod(tf.abs)
+    where = staticmethod(tf.where)
+    minimum = staticmethod(tf.minimum)
+    maximum = staticmethod(tf.maximum)
+
+    def __init__(self, deps=()):
+        self.deps = list(deps)
+
+    @staticmethod
+    def const(x):
+        return tf.constant(x, dtype=tf.float64)
+
+    @staticmethod
+    def pow(x, y):
+        return tf.pow(x, y)
+
+    @staticmethod
+    def wide(x):
+        """float32 -> float64, exactly."""
+        return tf.cast(x, tf.float64)
+
+    def narrow(self, x):
+        """float64 -> float32, rounded once; magnitudes below float32's
+        normal range become 0 (as they would with flush-to-zero)."""
+        x = tf.where(tf.abs(x) < _FLOAT32.tiny, tf.zeros_like(x), x)
+        with tf.control_dependencies(self.deps):
+            return tf.cast(x, tf.float32)
+
+    @staticmethod
+    def scale_fn(fn, x):
+        return tf.cast(fn(tf.cast(x, tf.float32)), tf.float64)
+
+
+class _NumpyOps(object):
+    """The same operations in numpy, for `clr_schedule`, plots and tests."""
+    floor = staticmethod(np.floor)
+    abs = staticmethod(np.abs)
+    where = staticmethod(np.where)
+    minimum = staticmethod(np.minimum)
+    maximum = staticmethod(np.maximum)
+
+    @staticmethod
+    def const(x):
+        return np.float64(x)
+
+    @staticmethod
+    def pow(x, y):
+        with np.errstate(over='ignore', under='ignore'):
+            return np.power(x, y)
+
+    @staticmethod
+    def wide(x):
+        return np.asarray(x, np.float32).astype(np.float64)
+
+    @staticmethod
+    def narrow(x):
+        x = np.where(np.abs(x) < _FLOAT32.tiny, 0., x)
+        return np.asarray(x, np.float64).astype(np.float32)
+
+    @staticmethod
+    def scale_fn(fn, x):
+        """Evaluates a backend `scale_fn` one scalar at a time, as the graph
+        does, so that transcendental functions round identically."""
+        x = np.asarray(x, np.float64).astype(np.float32)
+        with tf.Graph().as_default(), tf.Session() as sess:
+            arg = tf.placeholder(tf.float32, shape=())
+            out = tf.cast(fn(arg), tf.float32)
+            values = {v: sess.run(out, {arg: v}) for v in np.unique(x)}
+        return np.vectorize(lambda v: values[v], otypes=[np.float32])(
+            x).astype(np.float64)
+
+
+def _between(ops, start, end, h):
+    """start + (end - start) * h for h in [0, 1], held between start and
+    end. The difference end - start is rounded to float32 (the seed
+    notebook's printed rates need it); that half ulp could carry the result
+    past an end, hence the bounds."""
+    value = start + ops.wide(ops.narrow(end - start)) * h
+    return ops.minimum(ops.maximum(value, ops.minimum(start, end)),
+                       ops.maximum(start, end))
+
+
+def _cyclic(ops, c, base, spec, state):
+    """Smith's cyclical learning rate at cycle count c (float32), from the
+    base rate (float64): (lr, momentum) in float64.
+
+    The symmetric window takes r = c * float32(1 / step_size) rounded to
+    float32 (the seed's rule); from there on it is exact: with
+    f = floor(r / 2), the cycle is f + 1 and the window 1 - |r - 2f - 1|.
+    """
+    one = ops.const(1.)
+    c64 = ops.wide(c)
+    if spec.step_size_down is None:
+        r = ops.wide(c * state['inv_step_size'])
+        f = ops.floor(r * ops.const(.5))
+        s = one - ops.abs(r - (f + f) - one)
+        cycle = f + one
+    else:
+        step_up = ops.wide(state['step_size'])
+        total = step_up + ops.wide(state['step_size_down'])
+        cycle = ops.floor(one + c64 / total)
+        pos = c64 - (cycle - one) * total
+        s = ops.where(pos <= step_up, pos / step_up,
+                      (total - pos) / ops.wide(state['step_size_down']))
+    if spec.scale_fn is not None:
+        s = s * ops.scale_fn(spec.scale_fn, cycle if spec.scale_mode == 'cycle'
+                             else c64)
+    elif spec.mode == 'triangular2':
+        s = s / ops.pow(ops.const(2.), cycle - one)
+    elif spec.mode == 'exp_range':
+        s = s * ops.pow(ops.const(spec.gamma), c64)
+    lr = _between(ops, base, ops.wide(state['max_lr']), s)
+    momentum = None
+    if spec.base_momentum is not None:   # inverse to the learning rate
+        momentum = _between(ops, ops.const(_f32(spec.max_momentum)),
+                            ops.const(_f32(spec.base_momentum)), s)
+    return lr, momentum
+
+
+def _f32(value):
+    """The float32 value of a setting, as a Python float."""
+    return float(np.float32(value))
+
+
+# One row per policy: its keys and the required ones; `validate` (the clr
+# dict -> the spec); `state` (spec -> its float32 state, saved with the
+# model and set by reset_cycle); `saved` (the clr a restored state stands
+# for, to validate it); and `schedule`, the pure function of the counts.
+_Policy = collections.namedtuple('_Policy', 'keys required validate state '
+                                 'saved schedule')
+_POLICIES = collections.OrderedDict([
+    ('cyclic', _Policy(
+        keys=('policy', 'max_lr', 'step_size', 'step_size_down', 'mode',
+              'gamma', 'scale_fn', 'scale_mode', 'base_momentum',
+              'max_momentum'),
+        required=('max_lr', 'step_size'), validate=_validate_cyclic,
+        state=_cyclic_state, saved=_cyclic_saved, schedule=_cyclic)),
+])
+
+
+def _schedule(ops, k, c, lr, decay, spec, state):
+    """The learning rate (and momentum) that update k uses, in float32.
+
+    # Arguments
+        ops: `_GraphOps` or `_NumpyOps`.
+        k: float32, updates already applied (the global step count).
+        c: float32, the cycle counter (k since the last `reset_cycle`).
+        lr: float32, the optimizer's learning rate.
+        decay: float32 or None: `lr / (1 + decay * k)` lowers the base.
+        spec: the policy's spec from `_validate_clr`, or None for none.
+        state: dict of the policy's float32 state (see `_POLICIES`).
+
+    # Returns
+        (lr_k, momentum_k), momentum_k None when momentum does not cycle.
+    """
+    base = ops.wide(lr)
+    if decay is not None:       # keras's decay, rounded once at the end
+        base = base / (ops.const(1.) + ops.wide(decay) * ops.wide(k))
+    if spec is None:
+        return ops.narrow(base), None
+    lr_k, momentum_k = _POLICIES[spec.policy].schedule(ops, c, base, spec,
+                                                       state)
+    return ops.narrow(lr_k), (None if momentum_k is None
+                              else ops.narrow(momentum_k))
+
+
+def clr_schedule(iterations, lr, clr, decay=0.0, cycle_iterations=None,
+                 return_momentum=False):
+    """The float32 learning rates the optimizers use, computed in numpy.
+
+    Bit-identical to what the graph computes for the same settings, so it
+    serves for plots and tests.
+
+    # Arguments
+        iterations: int or array of ints, k: updates already applied.
+        lr: float, the optimizer's (base) learning rate.
+        clr: the `clr` dict, or None.
+        decay: float >= 0, the optimizer's `decay`.
+        cycle_iterations: the cycle counter (defaults to `iterations`, i.e.
+            no `reset_cycle`).
+        return_momentum: also return the cyclical momentum (None when the
+            dict has no momentum bounds).
+
+    # Returns
+        float32 array of the learning rates used by updates `iterations`
+        (and the momentum array when `return_momentum`).
+    """
+    k = np.asarray(iterations, dtype=np.int64).astype(np.float32)
+    c = k if cycle_iterations is None else (
+        np.asarray(cycle_iterations, dtype=np.int64).astype(np.float32))
+    lr = _number('lr', lr, '>= 0', lambda v: v >= 0)
+    decay = _number('decay', decay, '>= 0', lambda v: v >= 0)
+    spec = None if clr is None else _validate_clr(clr, lr, 'momentum',
+                                                  'clr_schedule')
+    state = {} if spec is None else dict(_POLICIES[spec.policy].state(spec))
+    f32 = np.float32
+    lr_k, momentum_k = _schedule(_NumpyOps, k, c, f32(lr),
+                                 f32(decay) if decay > 0 else None, spec,
+                                 state)
+    lr_k = lr_k + np.zeros_like(k)   # a constant rate, one per step
+    if return_momentum:
+        return lr_k, momentum_k
+    return lr_k
+
+
+# ---------------------------------------------------------------------------
+# The shared optimizer base: state, the schedule in the graph, config.
+# ---------------------------------------------------------------------------
+
+# What one update computed before its rule runs: k (float32, updates already
+# applied), this update's learning rate and momentum (None for optimizers
+# without one), the cycling momentum to record (or None), and the counter
+# reads that the counter increments must follow.
+_Step = collections.namedtuple('_Step', 'k lr momentum cycling_momentum reads')
+
+
+class _LoadGuard(object):
+    """Refuses to train a rebuilt optimizer whose saved state never arrived.
+
+    A config that records applied updates (as `load_model` passes it) means
+    `set_weights` must restore the counters and slots before the first
+    update; if it never does, that update fails instead of restarting the
+    schedule from a fresh state.
     """
 
-    # Name of the argument that cyclical momentum drives, its default, and
-    # what it may be (text, test).
-    _momentum_arg = None
+    def __init__(self, expected):
+        self.expected = expected
+        self.flag = None
+
+    def assertion(self, owner, iterations):
+        """The op the first update waits for, or None."""
+        if not self.expected:
+            return None
+        iterations = K.get_value(iterations)
+        self.flag = K.variable(False, dtype='bool', name='state_loaded')
+        return tf.debugging.Assert(self.flag, [
+            '%s was rebuilt from a config that records %d applied updates, '
+            'but its saved state (counters, slots) was never loaded with '
+            'set_weights: refusing to continue with a fresh optimizer. Was '
+            'the optimizer state removed from the file? When rebuilding a '
+            'trained optimizer yourself, build the training function '
+            '(model._make_train_function()) and then call '
+            'new.set_weights(old.get_weights()).' % (owner, iterations)])
+
+    def loaded(self):
+        """Pairs for `K.batch_set_value` that record the state as loaded."""
+        self.expected = False
+        return [] if self.flag is None else [(self.flag, True)]
+
+
+class _CLROptimizer(keras_optimizers.Optimizer):
+    """Shared state, validation, step ordering and config of the seven.
+
+    Subclasses write their update rule in `get_updates` between
+    `step = self._begin_update(grads, params)`, which reads the counters
+    and computes this update's learning rate (and momentum), and
+    `self._end_update(step, updates)`, which increments the counters after
+    every read and records the rate used.
+    """
+
+    # The argument that cyclical momentum drives ('momentum', 'beta_1'), or
+    # None; its default; what it may be (text, test).
+    momentum_argument = None
     _momentum_default = None
     _momentum_allowed = ('>= 0', lambda v: v >= 0)
     # Whether get_updates uses the step count k (bias correction).
@@ -506,168 +615,163 @@ class _CLROptimizer(keras_optimizers.Optimizer):
     def __init__(self, learning_rate, clr=None, momentum=None, **kwargs):
         learning_rate = kwargs.pop('lr', learning_rate)
         self.initial_decay = kwargs.pop('decay', 0.0)
-        # State that get_config reports; accepted back so that a config
-        # rebuilds the optimizer, whether through from_config or a plain
-        # call (horovod.keras.load_model calls the class with the config).
+        # State that get_config reports, accepted back so that a config
+        # rebuilds the optimizer, through from_config or a plain call
+        # (horovod.keras.load_model calls the class with the config).
         state = {key: kwargs.pop(key) for key in _STATE_KEYS if key in kwargs}
-        _validate_state(state)
         super(_CLROptimizer, self).__init__(**kwargs)
-        name = type(self).__name__
+        self._spec = self._validate(learning_rate, clr, momentum, state)
+        self.clr = None
+        if clr is not None:
+            self.clr = dict(clr)
+            if clr.get('scale_fn') is not None:  # a name becomes the function
+                self.clr['scale_fn'] = self._spec.scale_fn
+        self._guard = _LoadGuard(state.get('iterations', 0) > 0)
+        self._make_variables(learning_rate, momentum, state)
+
+    def _validate(self, learning_rate, clr, momentum, state):
+        """Validates the arguments; returns the policy's spec (or None)."""
+        _validate_state(state)
         lr = _number('learning_rate', learning_rate, '>= 0', lambda v: v >= 0)
         _number('decay', self.initial_decay, '>= 0', lambda v: v >= 0)
         if momentum is not None:
-            _number(self._momentum_arg, momentum, self._momentum_allowed[0],
-                    self._momentum_allowed[1])
-        self._spec = None
-        if clr is not None:
-            self._spec = _validate_clr(clr, lr, self._momentum_arg, name)
-            clr = dict(clr)
-            if clr.get('scale_fn') is not None:   # a name becomes the function
-                clr['scale_fn'] = self._spec.scale_fn
-        self.clr = clr
-        if (self._cycles_momentum() and
-                momentum != self._momentum_default):
+            _number(self.momentum_argument, momentum,
+                    *self._momentum_allowed)
+        spec = None if clr is None else _validate_clr(
+            clr, lr, self.momentum_argument, type(self).__name__)
+        cycles = spec is not None and spec.base_momentum is not None
+        if cycles and momentum != self._momentum_default:
             raise ValueError(
                 '%s=%r conflicts with clr base_momentum/max_momentum, which '
                 'drive %s; leave %s at its default (%r).'
-                % (self._momentum_arg, momentum, self._momentum_arg,
-                   self._momentum_arg, self._momentum_default))
-        if 'cycle_iterations' in state and self._spec is None:
+                % ((self.momentum_argument, momentum) +
+                   (self.momentum_argument,) * 2 + (self._momentum_default,)))
+        if 'cycle_iterations' in state and spec is None:
             raise ValueError('cycle_iterations=%r is state of a cyclical '
                              'learning rate, but clr is None.'
                              % (state['cycle_iterations'],))
-        if 'current_momentum' in state and not self._cycles_momentum():
+        if 'current_momentum' in state and not cycles:
             raise ValueError('current_momentum=%r is state of a cyclical '
                              'momentum, but clr has no base_momentum and '
                              'max_momentum.' % (state['current_momentum'],))
-        # Rebuilt from a config that records applied updates (load_model):
-        # the first update asserts that set_weights restored the state.
-        self._expects_state = state.get('iterations', 0) > 0
-        self._state_loaded = None
-        spec = self._spec
-        with K.name_scope(name):
-            self.iterations = K.variable(int(state.get('iterations', 0)),
-                                         dtype='int64', name='iterations')
+        return spec
+
+    def _make_variables(self, learning_rate, momentum, state):
+        """The optimizer's variables. `_state_weights` are those saved with
+        the model ahead of the slots, in this order."""
+        spec, iterations = self._spec, int(state.get('iterations', 0))
+        with K.name_scope(type(self).__name__):
+            self.iterations = K.variable(iterations, dtype='int64',
+                                         name='iterations')
             self.learning_rate = K.variable(learning_rate,
                                             name='learning_rate')
             self.decay = K.variable(self.initial_decay, name='decay')
             self.current_lr = K.variable(state.get('current_lr', 0.),
                                          name='current_lr')
-            self._clr_weights = [self.iterations, self.learning_rate,
-                                 self.current_lr]
+            self._state_weights = [self.iterations, self.learning_rate,
+                                   self.current_lr]
+            self._policy_state = collections.OrderedDict()
             if spec is not None:
                 self.cycle_iterations = K.variable(
-                    int(state.get('cycle_iterations',
-                                  state.get('iterations', 0))),
+                    int(state.get('cycle_iterations', iterations)),
                     dtype='int64', name='cycle_iterations')
-                self.max_lr = K.variable(spec.max_lr, name='max_lr')
-                names = (('inv_step_size',) if spec.step_down is None
-                         else ('step_size', 'step_size_down'))
-                self._cycle_steps = [
-                    K.variable(value, name=name)
-                    for name, value in zip(names, _cycle_steps(spec))]
-                self._clr_weights += [self.cycle_iterations, self.max_lr]
-                self._clr_weights += self._cycle_steps
-                if spec.momentum is not None:
+                for name, value in _POLICIES[spec.policy].state(spec):
+                    self._policy_state[name] = K.variable(value, name=name)
+                self._state_weights.append(self.cycle_iterations)
+                self._state_weights += list(self._policy_state.values())
+                if self.cycles_momentum:
                     self.current_momentum = K.variable(
                         state.get('current_momentum', 0.),
                         name='current_momentum')
-                    self._clr_weights.append(self.current_momentum)
+                    self._state_weights.append(self.current_momentum)
             if momentum is not None:
-                setattr(self, self._momentum_arg,
-                        K.variable(momentum, name=self._momentum_arg))
+                setattr(self, self.momentum_argument,
+                        K.variable(momentum, name=self.momentum_argument))
+        self.max_lr = self._policy_state.get('max_lr')
+
+    @property
+    def cycles_momentum(self):
+        """Whether `clr` drives the momentum (`current_momentum` exists)."""
+        return self._spec is not None and self._spec.base_momentum is not None
 
     # -- the update step ---------------------------------------------------
 
     def _begin_update(self, grads, params):
-        """Reads the counters once and computes this update's learning rate.
+        """Reads the counters once and computes this update's learning rate
+        (and momentum): a `_Step` for `_end_update`.
 
         The schedule runs from the counter reads alone, in parallel with the
         forward and backward pass. Reads of resource variables are
         snapshots; where a parameter is a reference variable (whose reads
-        alias its buffer), the returned learning rate also waits for every
-        gradient, so that no parameter is written while a gradient may still
-        read it.
-
-        # Returns
-            (k, lr, momentum): float32 tensors; k is the number of updates
-            already applied, lr the learning rate of this update, momentum
-            the cyclical momentum (or the constant one when it does not
-            cycle, or None for optimizers without momentum).
+        alias its buffer), the learning rate also waits for every gradient,
+        so that no parameter is written while a gradient may still read it.
         """
         deps = []
         if not all(isinstance(p, resource_variable_ops.ResourceVariable)
                    for p in params):
             deps = [g.op if isinstance(g, tf.IndexedSlices) else g
                     for g in grads]
-        if self._expects_state:
-            deps.append(self._assert_state_loaded())
+        guard = self._guard.assertion(type(self).__name__, self.iterations)
+        if guard is not None:
+            deps.append(guard)
         k = K.cast(self.iterations, 'float32')
-        spec = self._spec
-        c, max_lr, steps = None, None, None
-        if spec is not None:
+        c = None
+        if self._spec is not None:
             c = K.cast(self.cycle_iterations, 'float32')
-            max_lr, steps = self.max_lr, self._cycle_steps
         decay = self.decay if self.initial_decay > 0 else None
-        # The counter reads that the increments must follow.
-        self._reads = [c] if c is not None else []
+        reads = [] if c is None else [c]
         if decay is not None or self._reads_step_count:
-            self._reads.append(k)
-        lr, momentum = _schedule(_GraphOps(deps), k, c,
-                                 _read(self.learning_rate), decay, spec,
-                                 max_lr, steps)
-        if spec is None and deps:
-            with tf.control_dependencies(deps):
-                lr = tf.identity(lr)
-        self._momentum_t = momentum
-        if momentum is None and self._momentum_arg is not None:
-            momentum = _read(getattr(self, self._momentum_arg))
-        return k, lr, momentum
+            reads.append(k)
+        lr, cycling = _schedule(_GraphOps(deps), k, c,
+                                _read(self.learning_rate), decay, self._spec,
+                                self._policy_state)
+        momentum = cycling
+        if momentum is None and self.momentum_argument is not None:
+            momentum = _read(getattr(self, self.momentum_argument))
+        return _Step(k, lr, momentum, cycling, reads)
 
-    def _assert_state_loaded(self):
-        self._state_loaded = K.variable(False, dtype='bool',
-                                        name='state_loaded')
-        message = ('%s was rebuilt from a config that records %d applied '
-                   'updates, but its saved state (counters, slots) was never '
-                   'loaded with set_weights: refusing to continue with a '
-                   'fresh optimizer. Was the optimizer state removed from '
-                   'the file? When rebuilding a trained optimizer yourself, '
-                   'build the training function (model._make_train_function'
-                   '()) and then call new.set_weights(old.get_weights()).'
-                   % (type(self).__name__, K.get_value(self.iterations)))
-        return tf.debugging.Assert(self._state_loaded, [message])
-
-    def _end_update(self, updates, lr, state_updates=()):
+    def _end_update(self, step, updates, state_updates=()):
         """Appends the counter increments (after the counter reads), the
-        current LR and momentum, and the state updates (after `updates`).
+        rate (and momentum) this step used, and the state updates (after
+        `updates`); returns all the step's updates.
 
         # Arguments
+            step: the `_Step` from `_begin_update`.
             updates: the parameter and slot update ops of this step.
-            lr: the learning rate this step used (stored in `current_lr`).
             state_updates: (variable, new value) pairs read by this step
                 (e.g. Nadam's `m_schedule`), written after every read.
         """
         # The counters are read once, by casts into new float32 tensors, so
         # the increments need only follow those casts; they then run in
         # parallel with the rest of the step.
-        with tf.control_dependencies(self._reads):
+        with tf.control_dependencies(step.reads):
             last = [K.update_add(self.iterations, 1)]
             if self._spec is not None:
                 last.append(K.update_add(self.cycle_iterations, 1))
-        last.append(K.update(self.current_lr, lr))
-        if self._momentum_t is not None:
-            last.append(K.update(self.current_momentum, self._momentum_t))
+        last.append(K.update(self.current_lr, step.lr))
+        if step.cycling_momentum is not None:
+            last.append(K.update(self.current_momentum,
+                                 step.cycling_momentum))
         with tf.control_dependencies(list(updates)):
             last += [K.update(v, new_v) for v, new_v in state_updates]
         self.updates = list(updates) + last
         return self.updates
 
-    def _set_slots(self, *slot_lists, **kwargs):
-        """Records the optimizer weights: the CLR state, then the slots."""
-        extra = kwargs.get('extra', [])
-        self.weights = list(self._clr_weights) + list(extra)
-        for slots in slot_lists:
-            self.weights += list(slots)
+    def _slots(self, params, *names, **kwargs):
+        """Creates zero slots named `<name>_<i>`, one per parameter with its
+        shape and dtype, for each name; records the optimizer's weights
+        (the state, `extra`, then the slots, name by name).
+
+        # Returns
+            One list of slots per name.
+        """
+        slots = [[K.zeros(K.int_shape(p), dtype=K.dtype(p),
+                          name='%s_%d' % (name, i))
+                  for i, p in enumerate(params)] for name in names]
+        self.weights = (list(self._state_weights) +
+                        list(kwargs.get('extra', ())) +
+                        [s for group in slots for s in group])
+        return slots
 
     # -- restarting the cycle ------------------------------------------------
 
@@ -689,21 +793,23 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         if self._spec is None:
             raise ValueError('reset_cycle needs a cyclical learning rate; this '
                              '%s was built with clr=None.' % type(self).__name__)
+        if step_size_down is not None and self._spec.step_size_down is None:
+            raise ValueError('reset_cycle(step_size_down=%r): this optimizer '
+                             'was built with a symmetric cycle; rebuild it with '
+                             "clr['step_size_down'] for asymmetric cycles."
+                             % (step_size_down,))
         new = dict(self.clr)
         for key, value in (('max_lr', max_lr), ('step_size', step_size),
                            ('step_size_down', step_size_down)):
             if value is not None:
                 new[key] = value
-        if step_size_down is not None and self._spec.step_down is None:
-            raise ValueError('reset_cycle(step_size_down=%r): this optimizer '
-                             'was built with a symmetric cycle; rebuild it with '
-                             "clr['step_size_down'] for asymmetric cycles."
-                             % (step_size_down,))
         base = float(K.get_value(self.learning_rate)) if lr is None else lr
         base = _number('lr', base, '>= 0', lambda v: v >= 0)
-        spec = _validate_clr(new, base, self._momentum_arg, type(self).__name__)
-        pairs = [(self.cycle_iterations, 0), (self.max_lr, spec.max_lr)]
-        pairs += list(zip(self._cycle_steps, _cycle_steps(spec)))
+        spec = _validate_clr(new, base, self.momentum_argument,
+                             type(self).__name__)
+        pairs = [(self.cycle_iterations, 0)]
+        pairs += [(self._policy_state[name], value)
+                  for name, value in _POLICIES[spec.policy].state(spec)]
         if lr is not None:
             pairs.append((self.learning_rate, base))
         K.batch_set_value(pairs)
@@ -711,16 +817,14 @@ class _CLROptimizer(keras_optimizers.Optimizer):
 
     # -- weights and config --------------------------------------------------
 
-    def _cycles_momentum(self):
-        return self._spec is not None and self._spec.momentum is not None
-
     def set_weights(self, weights):
         """Sets the optimizer state, from Numpy arrays.
 
         # Raises
             OptimizerStateError: when the number or shapes of the arrays do
-                not match this optimizer's weights (not a ValueError, so that
-                Keras's `load_model` cannot fall back to a fresh optimizer).
+                not match this optimizer's weights, or the counters and
+                bounds are not valid (not a ValueError, so that Keras's
+                `load_model` cannot fall back to a fresh optimizer).
         """
         params = self.weights
         if len(params) != len(weights):
@@ -736,61 +840,40 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                     % (type(self).__name__, p.name, K.int_shape(p),
                        np.shape(w)))
         self._validate_saved_state(zip(params, weights))
-        pairs = list(zip(params, weights))
-        if self._state_loaded is not None:
-            pairs.append((self._state_loaded, True))
-        K.batch_set_value(pairs)
-        self._expects_state = False
+        K.batch_set_value(list(zip(params, weights)) + self._guard.loaded())
 
     def _validate_saved_state(self, pairs):
         """Validates restored counters and bounds like the constructor's
         arguments, raising `OptimizerStateError` (see `set_weights`)."""
         values = {id(p): np.asarray(w).item() for p, w in pairs
-                  if p in self._clr_weights}
-        value = lambda variable: values[id(variable)]  # noqa: E731
-        checks = [lambda: _count('iterations', value(self.iterations)),
-                  lambda: _number('learning_rate', value(self.learning_rate),
-                                  '>= 0', lambda v: v >= 0),
-                  lambda: _number('current_lr', value(self.current_lr),
-                                  '>= 0', lambda v: v >= 0)]
+                  if p in self._state_weights}
+        saved = lambda variable: values[id(variable)]  # noqa: E731
+        state = {'iterations': saved(self.iterations),
+                 'current_lr': saved(self.current_lr)}
         if self._spec is not None:
-            base = value(self.learning_rate)
-            checks += [
-                lambda: _validate_state({
-                    'iterations': value(self.iterations),
-                    'cycle_iterations': value(self.cycle_iterations)}),
-                lambda: _number('max_lr', value(self.max_lr),
-                                '>= learning_rate (%r)' % base,
-                                lambda v: v >= base)]
-            if self._spec.step_down is None:
-                checks.append(lambda: _number(
-                    'inv_step_size', value(self._cycle_steps[0]),
-                    'in (0, 1] (1 / step_size, step_size >= 1)',
-                    lambda v: 0 < v <= 1))
-            else:
-                checks.append(lambda: _validate_clr(
-                    {'max_lr': value(self.max_lr),
-                     'step_size': value(self._cycle_steps[0]),
-                     'step_size_down': value(self._cycle_steps[1])},
-                    base, None, type(self).__name__))
-            if self._spec.momentum is not None:
-                checks.append(lambda: _validate_state(
-                    {'current_momentum': value(self.current_momentum)}))
-        for check in checks:
-            try:
-                check()
-            except (TypeError, ValueError) as e:
-                raise OptimizerStateError('%s: saved optimizer state is not '
-                                          'valid: %s' % (type(self).__name__,
-                                                         e))
+            state['cycle_iterations'] = saved(self.cycle_iterations)
+        if self.cycles_momentum:
+            state['current_momentum'] = saved(self.current_momentum)
+        try:
+            _validate_state(state)
+            lr = _number('learning_rate', saved(self.learning_rate), '>= 0',
+                         lambda v: v >= 0)
+            if self._spec is not None:
+                clr = _POLICIES[self._spec.policy].saved(dict(self.clr), {
+                    name: saved(v) for name, v in self._policy_state.items()})
+                _validate_clr(clr, lr, self.momentum_argument,
+                              type(self).__name__)
+        except (TypeError, ValueError) as e:
+            raise OptimizerStateError('%s: saved optimizer state is not '
+                                      'valid: %s' % (type(self).__name__, e))
 
     def get_config(self):
         config = super(_CLROptimizer, self).get_config()
         config['learning_rate'] = float(K.get_value(self.learning_rate))
         config['decay'] = float(K.get_value(self.decay))
-        if self._momentum_arg is not None and not self._cycles_momentum():
-            config[self._momentum_arg] = float(
-                K.get_value(getattr(self, self._momentum_arg)))
+        if self.momentum_argument is not None and not self.cycles_momentum:
+            config[self.momentum_argument] = float(
+                K.get_value(getattr(self, self.momentum_argument)))
         clr = None
         if self.clr is not None:
             clr = dict(self.clr)
@@ -802,7 +885,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
             config['cycle_iterations'] = float(
                 K.get_value(self.cycle_iterations))
         config['current_lr'] = float(K.get_value(self.current_lr))
-        if self._cycles_momentum():
+        if self.cycles_momentum:
             config['current_momentum'] = float(
                 K.get_value(self.current_momentum))
         return config
@@ -851,49 +934,22 @@ def _fusable(param, grad, *slots):
                 for v in (param,) + slots))
 
 
-def _serializable(cls):
-    """Gives the class a serialized name that no Keras built-in lower-cases
-    into (`keras.optimizers.deserialize` maps 'Adam' to 'adam'), and registers
-    it so that `keras.models.load_model` needs no `custom_objects`."""
-    cls.__name__ = 'CLR' + cls.__name__
+def _register(cls):
+    """Registers the class under its own name, which no Keras built-in
+    lower-cases into (`keras.optimizers.deserialize` maps 'Adam' to 'adam'),
+    so that `keras.models.load_model` needs no `custom_objects`."""
     get_custom_objects()[cls.__name__] = cls
     return cls
 
 
-def custom_objects():
-    """The name-to-class mapping of the CLR optimizers, as saved in models.
-
-    # Returns
-        dict, e.g. {'CLRAdam': clr_optimizers.Adam, ...}, for
-        `load_model(..., custom_objects=...)` or
-        `horovod.keras.load_model(..., custom_optimizers=list(...values()))`.
-    """
-    return {cls.__name__: cls for cls in _OPTIMIZERS}
-
-
 # ---------------------------------------------------------------------------
-# The seven optimizers. Each rule is keras 2.3.1's, with the learning rate
-# (and momentum) of this update taken from `_begin_update`.
+# The seven optimizers, saved as CLRSGD ... CLRNadam and exported as SGD ...
+# Nadam. Each rule is keras 2.3.1's, with the learning rate (and momentum)
+# of this update taken from `_begin_update`.
 # ---------------------------------------------------------------------------
 
-_CLR_DOC = """
-        clr: dict or None. Turns on the cyclical learning rate, with the
-            optimizer's learning rate as the lower bound. Keys: `max_lr` and
-            `step_size` (required), `step_size_down`, `mode` ('triangular',
-            'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
-            ('cycle', 'iterations'){momentum}. See the README.
-        decay: float >= 0. Learning rate decay over each update: the base is
-            `lr / (1 + decay * k)`; `max_lr` stays fixed."""
-
-
-def _doc(momentum):
-    extra = (', `base_momentum` and `max_momentum` (cyclical %s)' % momentum
-             if momentum else '')
-    return _CLR_DOC.format(momentum=extra)
-
-
-@_serializable
-class SGD(_CLROptimizer):
+@_register
+class CLRSGD(_CLROptimizer):
     """Stochastic gradient descent optimizer with cyclical learning rates.
 
     Includes support for momentum, learning rate decay, and Nesterov momentum.
@@ -902,29 +958,35 @@ class SGD(_CLROptimizer):
         learning_rate: float >= 0. Learning rate (`lr` also accepted).
         momentum: float >= 0. Parameter that accelerates SGD in the relevant
             direction and dampens oscillations.
-        nesterov: boolean. Whether to apply Nesterov momentum.{clr}
+        nesterov: boolean. Whether to apply Nesterov momentum.
+        clr: dict or None. Turns on the cyclical learning rate, with the
+            optimizer's learning rate as the lower bound. Keys: `max_lr` and
+            `step_size` (required), `step_size_down`, `mode` ('triangular',
+            'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
+            ('cycle', 'iterations'), `base_momentum` and `max_momentum`
+            (a cyclical `momentum`). See the README.
+        decay: float >= 0. Learning rate decay over each update: the base is
+            `lr / (1 + decay * k)`; `max_lr` stays fixed.
 
     # References
         - [Cyclical Learning Rates for Training Neural Networks](
            https://arxiv.org/abs/1506.01186)
     """
-    _momentum_arg = 'momentum'
+    momentum_argument = 'momentum'
     _momentum_default = 0.
 
     def __init__(self, learning_rate=0.01, momentum=0., nesterov=False,
                  clr=None, **kwargs):
-        super(SGD, self).__init__(learning_rate, clr, momentum, **kwargs)
+        super(CLRSGD, self).__init__(learning_rate, clr, momentum, **kwargs)
         self.nesterov = nesterov
 
     @interfaces.legacy_get_updates_support
     @K.symbolic
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
-        _, lr, momentum = self._begin_update(grads, params)
-        shapes = [K.int_shape(p) for p in params]
-        moments = [K.zeros(shape, name='moment_' + str(i))
-                   for (i, shape) in enumerate(shapes)]
-        self._set_slots(moments)
+        step = self._begin_update(grads, params)
+        lr, momentum = step.lr, step.momentum
+        moments, = self._slots(params, 'moment')
         updates = []
         for p, g, m in zip(params, grads, moments):
             if not self.nesterov and _fusable(p, g, m):
@@ -941,22 +1003,29 @@ class SGD(_CLROptimizer):
             else:
                 new_p = p + v
             updates.append(_param_update(p, new_p))
-        return self._end_update(updates, lr)
+        return self._end_update(step, updates)
 
     def get_config(self):
-        config = super(SGD, self).get_config()
+        config = super(CLRSGD, self).get_config()
         config['nesterov'] = self.nesterov
         return config
 
 
-@_serializable
-class RMSprop(_CLROptimizer):
+@_register
+class CLRRMSprop(_CLROptimizer):
     """RMSProp optimizer with cyclical learning rates.
 
     # Arguments
         learning_rate: float >= 0. Learning rate (`lr` also accepted).
         rho: float >= 0.
-        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).{clr}
+        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
+        clr: dict or None. Turns on the cyclical learning rate, with the
+            optimizer's learning rate as the lower bound. Keys: `max_lr` and
+            `step_size` (required), `step_size_down`, `mode` ('triangular',
+            'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
+            ('cycle', 'iterations'). See the README.
+        decay: float >= 0. Learning rate decay over each update: the base is
+            `lr / (1 + decay * k)`; `max_lr` stays fixed.
 
     # References
         - [rmsprop: Divide the gradient by a running average of its recent
@@ -967,7 +1036,7 @@ class RMSprop(_CLROptimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.9, clr=None, **kwargs):
         self.epsilon = _epsilon(kwargs)
-        super(RMSprop, self).__init__(learning_rate, clr, **kwargs)
+        super(CLRRMSprop, self).__init__(learning_rate, clr, **kwargs)
         _rho(rho)
         with K.name_scope(type(self).__name__):
             self.rho = K.variable(rho, name='rho')
@@ -976,11 +1045,9 @@ class RMSprop(_CLROptimizer):
     @K.symbolic
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
-        _, lr, _ = self._begin_update(grads, params)
-        accumulators = [K.zeros(K.int_shape(p), dtype=K.dtype(p),
-                                name='accumulator_' + str(i))
-                        for (i, p) in enumerate(params)]
-        self._set_slots(accumulators)
+        step = self._begin_update(grads, params)
+        lr = step.lr
+        accumulators, = self._slots(params, 'accumulator')
         rho = _read(self.rho)
         one_minus_rho = 1. - rho      # the same for every parameter
         updates = []
@@ -989,22 +1056,29 @@ class RMSprop(_CLROptimizer):
             updates.append(K.update(a, new_a))
             new_p = p - lr * g / (K.sqrt(new_a) + self.epsilon)
             updates.append(_param_update(p, new_p))
-        return self._end_update(updates, lr)
+        return self._end_update(step, updates)
 
     def get_config(self):
-        config = super(RMSprop, self).get_config()
+        config = super(CLRRMSprop, self).get_config()
         config.update(rho=float(K.get_value(self.rho)), epsilon=self.epsilon)
         return config
 
 
-@_serializable
-class Adagrad(_CLROptimizer):
+@_register
+class CLRAdagrad(_CLROptimizer):
     """Adagrad optimizer with cyclical learning rates.
 
     # Arguments
         learning_rate: float >= 0. Initial learning rate (`lr` also
             accepted).
-        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).{clr}
+        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
+        clr: dict or None. Turns on the cyclical learning rate, with the
+            optimizer's learning rate as the lower bound. Keys: `max_lr` and
+            `step_size` (required), `step_size_down`, `mode` ('triangular',
+            'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
+            ('cycle', 'iterations'). See the README.
+        decay: float >= 0. Learning rate decay over each update: the base is
+            `lr / (1 + decay * k)`; `max_lr` stays fixed.
 
     # References
         - [Adaptive Subgradient Methods for Online Learning and Stochastic
@@ -1015,17 +1089,15 @@ class Adagrad(_CLROptimizer):
 
     def __init__(self, learning_rate=0.01, clr=None, **kwargs):
         self.epsilon = _epsilon(kwargs)
-        super(Adagrad, self).__init__(learning_rate, clr, **kwargs)
+        super(CLRAdagrad, self).__init__(learning_rate, clr, **kwargs)
 
     @interfaces.legacy_get_updates_support
     @K.symbolic
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
-        _, lr, _ = self._begin_update(grads, params)
-        shapes = [K.int_shape(p) for p in params]
-        accumulators = [K.zeros(shape, name='accumulator_' + str(i))
-                        for (i, shape) in enumerate(shapes)]
-        self._set_slots(accumulators)
+        step = self._begin_update(grads, params)
+        lr = step.lr
+        accumulators, = self._slots(params, 'accumulator')
         updates = []
         epsilon = K.constant(self.epsilon)
         for p, g, a in zip(params, grads, accumulators):
@@ -1039,23 +1111,30 @@ class Adagrad(_CLROptimizer):
             updates.append(K.update(a, new_a))
             new_p = p - lr * g / (K.sqrt(new_a) + self.epsilon)
             updates.append(_param_update(p, new_p))
-        return self._end_update(updates, lr)
+        return self._end_update(step, updates)
 
     def get_config(self):
-        config = super(Adagrad, self).get_config()
+        config = super(CLRAdagrad, self).get_config()
         config['epsilon'] = self.epsilon
         return config
 
 
-@_serializable
-class Adadelta(_CLROptimizer):
+@_register
+class CLRAdadelta(_CLROptimizer):
     """Adadelta optimizer with cyclical learning rates.
 
     # Arguments
         learning_rate: float >= 0. Initial learning rate, defaults to 1
             (`lr` also accepted).
         rho: float >= 0. Adadelta decay factor.
-        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).{clr}
+        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
+        clr: dict or None. Turns on the cyclical learning rate, with the
+            optimizer's learning rate as the lower bound. Keys: `max_lr` and
+            `step_size` (required), `step_size_down`, `mode` ('triangular',
+            'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
+            ('cycle', 'iterations'). See the README.
+        decay: float >= 0. Learning rate decay over each update: the base is
+            `lr / (1 + decay * k)`; `max_lr` stays fixed.
 
     # References
         - [Adadelta - an adaptive learning rate method](
@@ -1066,7 +1145,7 @@ class Adadelta(_CLROptimizer):
 
     def __init__(self, learning_rate=1.0, rho=0.95, clr=None, **kwargs):
         self.epsilon = _epsilon(kwargs)
-        super(Adadelta, self).__init__(learning_rate, clr, **kwargs)
+        super(CLRAdadelta, self).__init__(learning_rate, clr, **kwargs)
         _rho(rho)
         self.rho = rho
 
@@ -1074,13 +1153,10 @@ class Adadelta(_CLROptimizer):
     @K.symbolic
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
-        _, lr, _ = self._begin_update(grads, params)
-        shapes = [K.int_shape(p) for p in params]
-        accumulators = [K.zeros(shape, name='accumulator_' + str(i))
-                        for (i, shape) in enumerate(shapes)]
-        delta_accumulators = [K.zeros(shape, name='delta_accumulator_' + str(i))
-                              for (i, shape) in enumerate(shapes)]
-        self._set_slots(accumulators, delta_accumulators)
+        step = self._begin_update(grads, params)
+        lr = step.lr
+        accumulators, delta_accumulators = self._slots(
+            params, 'accumulator', 'delta_accumulator')
         updates = []
         for p, g, a, d_a in zip(params, grads, accumulators,
                                 delta_accumulators):
@@ -1092,17 +1168,17 @@ class Adadelta(_CLROptimizer):
             updates.append(_param_update(p, new_p))
             new_d_a = self.rho * d_a + (1 - self.rho) * K.square(update)
             updates.append(K.update(d_a, new_d_a))
-        return self._end_update(updates, lr)
+        return self._end_update(step, updates)
 
     def get_config(self):
-        config = super(Adadelta, self).get_config()
+        config = super(CLRAdadelta, self).get_config()
         config.update(rho=self.rho, epsilon=self.epsilon)
         return config
 
 
 class _AdamFamily(_CLROptimizer):
     """Shared constructor and config of Adam, Adamax and Nadam."""
-    _momentum_arg = 'beta_1'
+    momentum_argument = 'beta_1'
     _momentum_default = 0.9
     _momentum_allowed = ('in [0, 1)', lambda v: 0 <= v < 1)
     _reads_step_count = True
@@ -1121,8 +1197,8 @@ class _AdamFamily(_CLROptimizer):
         return config
 
 
-@_serializable
-class Adam(_AdamFamily):
+@_register
+class CLRAdam(_AdamFamily):
     """Adam optimizer with cyclical learning rates.
 
     Default parameters follow those provided in the original paper.
@@ -1133,7 +1209,15 @@ class Adam(_AdamFamily):
         beta_2: float, 0 < beta < 1. Generally close to 1.
         amsgrad: boolean. Whether to apply the AMSGrad variant of this
             algorithm from the paper "On the Convergence of Adam and Beyond".
-        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).{clr}
+        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
+        clr: dict or None. Turns on the cyclical learning rate, with the
+            optimizer's learning rate as the lower bound. Keys: `max_lr` and
+            `step_size` (required), `step_size_down`, `mode` ('triangular',
+            'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
+            ('cycle', 'iterations'), `base_momentum` and `max_momentum`
+            (a cyclical `beta_1`). See the README.
+        decay: float >= 0. Learning rate decay over each update: the base is
+            `lr / (1 + decay * k)`; `max_lr` stays fixed.
 
     # References
         - [Adam - A Method for Stochastic Optimization](
@@ -1146,30 +1230,24 @@ class Adam(_AdamFamily):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
                  amsgrad=False, clr=None, **kwargs):
-        super(Adam, self).__init__(learning_rate, beta_1, beta_2, clr,
-                                   **kwargs)
+        super(CLRAdam, self).__init__(learning_rate, beta_1, beta_2, clr,
+                                      **kwargs)
         self.amsgrad = amsgrad
 
     @interfaces.legacy_get_updates_support
     @K.symbolic
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
-        k, lr, beta_1 = self._begin_update(grads, params)
-        beta_2 = _read(self.beta_2)
-        t = k + 1
+        step = self._begin_update(grads, params)
+        lr, beta_1, beta_2 = step.lr, step.momentum, _read(self.beta_2)
+        t = step.k + 1
         lr_t = lr * (K.sqrt(1. - K.pow(beta_2, t)) /
                      (1. - K.pow(beta_1, t)))
         one_minus_beta_1, one_minus_beta_2 = 1. - beta_1, 1. - beta_2
-        ms = [K.zeros(K.int_shape(p), dtype=K.dtype(p), name='m_' + str(i))
-              for (i, p) in enumerate(params)]
-        vs = [K.zeros(K.int_shape(p), dtype=K.dtype(p), name='v_' + str(i))
-              for (i, p) in enumerate(params)]
-        vhats = []
-        if self.amsgrad:
-            vhats = [K.zeros(K.int_shape(p), dtype=K.dtype(p),
-                             name='vhat_' + str(i))
-                     for (i, p) in enumerate(params)]
-        self._set_slots(ms, vs, vhats)
+        slots = self._slots(params, 'm', 'v', *(['vhat'] if self.amsgrad
+                                               else []))
+        ms, vs = slots[:2]
+        vhats = slots[2] if self.amsgrad else []
         updates = []
         for i, (p, g, m, v) in enumerate(zip(params, grads, ms, vs)):
             m_t = (beta_1 * m) + one_minus_beta_1 * g
@@ -1183,23 +1261,31 @@ class Adam(_AdamFamily):
             updates.append(K.update(m, m_t))
             updates.append(K.update(v, v_t))
             updates.append(_param_update(p, p_t))
-        return self._end_update(updates, lr)
+        return self._end_update(step, updates)
 
     def get_config(self):
-        config = super(Adam, self).get_config()
+        config = super(CLRAdam, self).get_config()
         config['amsgrad'] = self.amsgrad
         return config
 
 
-@_serializable
-class Adamax(_AdamFamily):
+@_register
+class CLRAdamax(_AdamFamily):
     """Adamax optimizer (Adam paper, section 7) with cyclical learning rates.
 
     # Arguments
         learning_rate: float >= 0. Learning rate (`lr` also accepted).
         beta_1: float, 0 < beta < 1. Generally close to 1.
         beta_2: float, 0 < beta < 1. Generally close to 1.
-        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).{clr}
+        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
+        clr: dict or None. Turns on the cyclical learning rate, with the
+            optimizer's learning rate as the lower bound. Keys: `max_lr` and
+            `step_size` (required), `step_size_down`, `mode` ('triangular',
+            'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
+            ('cycle', 'iterations'), `base_momentum` and `max_momentum`
+            (a cyclical `beta_1`). See the README.
+        decay: float >= 0. Learning rate decay over each update: the base is
+            `lr / (1 + decay * k)`; `max_lr` stays fixed.
 
     # References
         - [Adam - A Method for Stochastic Optimization](
@@ -1210,24 +1296,19 @@ class Adamax(_AdamFamily):
 
     def __init__(self, learning_rate=0.002, beta_1=0.9, beta_2=0.999,
                  clr=None, **kwargs):
-        super(Adamax, self).__init__(learning_rate, beta_1, beta_2, clr,
-                                     **kwargs)
+        super(CLRAdamax, self).__init__(learning_rate, beta_1, beta_2, clr,
+                                        **kwargs)
 
     @interfaces.legacy_get_updates_support
     @K.symbolic
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
-        k, lr, beta_1 = self._begin_update(grads, params)
-        beta_2 = _read(self.beta_2)
-        t = k + 1
+        step = self._begin_update(grads, params)
+        lr, beta_1, beta_2 = step.lr, step.momentum, _read(self.beta_2)
+        t = step.k + 1
         lr_t = lr / (1. - K.pow(beta_1, t))
         one_minus_beta_1 = 1. - beta_1
-        shapes = [K.int_shape(p) for p in params]
-        ms = [K.zeros(shape, name='m_' + str(i))
-              for (i, shape) in enumerate(shapes)]
-        us = [K.zeros(shape, name='u_' + str(i))
-              for (i, shape) in enumerate(shapes)]
-        self._set_slots(ms, us)
+        ms, us = self._slots(params, 'm', 'u')
         updates = []
         for p, g, m, u in zip(params, grads, ms, us):
             m_t = (beta_1 * m) + one_minus_beta_1 * g
@@ -1236,11 +1317,11 @@ class Adamax(_AdamFamily):
             updates.append(K.update(m, m_t))
             updates.append(K.update(u, u_t))
             updates.append(_param_update(p, p_t))
-        return self._end_update(updates, lr)
+        return self._end_update(step, updates)
 
 
-@_serializable
-class Nadam(_AdamFamily):
+@_register
+class CLRNadam(_AdamFamily):
     """Nesterov Adam optimizer with cyclical learning rates.
 
     Unlike keras 2.3.1's Nadam, this one also accepts `decay`.
@@ -1249,8 +1330,17 @@ class Nadam(_AdamFamily):
         learning_rate: float >= 0. Learning rate (`lr` also accepted).
         beta_1: float, 0 < beta < 1. Generally close to 1.
         beta_2: float, 0 < beta < 1. Generally close to 1.
-        schedule_decay: float, the momentum warming schedule (default 0.004).
-        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).{clr}
+        schedule_decay: float >= 0, the momentum warming schedule (default
+            0.004).
+        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
+        clr: dict or None. Turns on the cyclical learning rate, with the
+            optimizer's learning rate as the lower bound. Keys: `max_lr` and
+            `step_size` (required), `step_size_down`, `mode` ('triangular',
+            'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
+            ('cycle', 'iterations'), `base_momentum` and `max_momentum`
+            (a cyclical `beta_1`). See the README.
+        decay: float >= 0. Learning rate decay over each update: the base is
+            `lr / (1 + decay * k)`; `max_lr` stays fixed.
 
     # References
         - [Nadam report](http://cs229.stanford.edu/proj2015/054_report.pdf)
@@ -1265,8 +1355,8 @@ class Nadam(_AdamFamily):
         self.schedule_decay = kwargs.pop('schedule_decay', 0.004)
         _number('schedule_decay', self.schedule_decay, '>= 0',
                 lambda v: v >= 0)
-        super(Nadam, self).__init__(learning_rate, beta_1, beta_2, clr,
-                                    **kwargs)
+        super(CLRNadam, self).__init__(learning_rate, beta_1, beta_2, clr,
+                                       **kwargs)
         with K.name_scope(type(self).__name__):
             self.m_schedule = K.variable(1., name='m_schedule')
 
@@ -1274,9 +1364,10 @@ class Nadam(_AdamFamily):
     @K.symbolic
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
-        k, lr, beta_1 = self._begin_update(grads, params)
+        step = self._begin_update(grads, params)
+        lr, beta_1 = step.lr, step.momentum
         beta_2, m_schedule = _read(self.beta_2), _read(self.m_schedule)
-        t = k + 1
+        t = step.k + 1
         # the warming momentum schedule of Sutskever et al.
         momentum_cache_t = beta_1 * (1. - 0.5 * (
             K.pow(K.cast_to_floatx(0.96), t * self.schedule_decay)))
@@ -1289,12 +1380,7 @@ class Nadam(_AdamFamily):
         v_scale = 1. - K.pow(beta_2, t)
         one_minus_cache_t = 1. - momentum_cache_t
         one_minus_beta_1, one_minus_beta_2 = 1. - beta_1, 1. - beta_2
-        shapes = [K.int_shape(p) for p in params]
-        ms = [K.zeros(shape, name='m_' + str(i))
-              for (i, shape) in enumerate(shapes)]
-        vs = [K.zeros(shape, name='v_' + str(i))
-              for (i, shape) in enumerate(shapes)]
-        self._set_slots(ms, vs, extra=[self.m_schedule])
+        ms, vs = self._slots(params, 'm', 'v', extra=[self.m_schedule])
         updates = []
         for p, g, m, v in zip(params, grads, ms, vs):
             g_prime = g / g_scale
@@ -1308,18 +1394,30 @@ class Nadam(_AdamFamily):
             updates.append(K.update(v, v_t))
             p_t = p - lr * m_t_bar / (K.sqrt(v_t_prime) + self.epsilon)
             updates.append(_param_update(p, p_t))
-        return self._end_update(updates, lr,
+        return self._end_update(step, updates,
                                 [(self.m_schedule, m_schedule_new)])
 
     def get_config(self):
-        config = super(Nadam, self).get_config()
+        config = super(CLRNadam, self).get_config()
         config['schedule_decay'] = self.schedule_decay
         return config
 
 
+# The names users import (`from clr_optimizers import *`), as in keras.
+SGD, RMSprop, Adagrad, Adadelta = CLRSGD, CLRRMSprop, CLRAdagrad, CLRAdadelta
+Adam, Adamax, Nadam = CLRAdam, CLRAdamax, CLRNadam
 _OPTIMIZERS = (SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam)
-for _cls in _OPTIMIZERS:
-    _cls.__doc__ = _cls.__doc__.replace('{clr}', _doc(_cls._momentum_arg))
+
+
+def custom_objects():
+    """The name-to-class mapping of the CLR optimizers, as saved in models.
+
+    # Returns
+        dict, e.g. {'CLRAdam': clr_optimizers.Adam, ...}, for
+        `load_model(..., custom_objects=...)` or
+        `horovod.keras.load_model(..., custom_optimizers=list(...values()))`.
+    """
+    return {cls.__name__: cls for cls in _OPTIMIZERS}
 
 
 # ---------------------------------------------------------------------------
@@ -1343,7 +1441,7 @@ class LRLogger(keras_callbacks.Callback):
         if self._tensors['lr'] is None:
             raise TypeError('LRLogger needs a clr_optimizers optimizer; the '
                             'model uses %s.' % type(optimizer).__name__)
-        if getattr(optimizer, '_cycles_momentum', lambda: False)():
+        if getattr(optimizer, 'cycles_momentum', False):
             self._tensors['momentum'] = optimizer.current_momentum
         self._names = sorted(self._tensors)
         # A prepared callable: cheaper per batch than K.batch_get_value.
@@ -1521,9 +1619,8 @@ def lr_range_test(model, x, y, min_lr, max_lr, steps, batch_size=32,
         config.pop(key, None)
     if 'decay' in config:
         config['decay'] = 0.0
-    spec = getattr(optimizer, '_spec', None)
-    if spec is not None and spec.momentum is not None:
-        config[optimizer._momentum_arg] = spec.momentum[1]
+    if getattr(optimizer, 'cycles_momentum', False):
+        config[optimizer.momentum_argument] = optimizer.clr['max_momentum']
     probe = clone_model(model)
     probe.set_weights(model.get_weights())
     probe.compile(optimizer=type(optimizer).from_config(config),

@@ -41,10 +41,9 @@ import keras.optimizers as stock  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import backend as K  # noqa: E402
-from keras.layers import Dense, Input  # noqa: E402
-from keras.models import Model  # noqa: E402
 
 import clr_optimizers as co  # noqa: E402
+from clr_testing import make_model  # noqa: E402
 
 NAMES = ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam']
 LR, CLR = 0.01, {'max_lr': 0.06, 'step_size': 2000}
@@ -68,15 +67,9 @@ class CallbackCLR(keras.callbacks.Callback):
         self.k += 1
 
 
-def seed_model():
-    inp = Input(shape=(15,))
-    x = Dense(10, activation='relu')(inp)
-    return Model(inp, Dense(1, activation='sigmoid')(x))
-
-
 def build(name, variant):
     """Returns (model, callbacks, train-function op count)."""
-    model = seed_model()
+    model = make_model(seed=None)     # the seed notebook's model
     if variant in ('stock', 'cb'):
         optimizer = getattr(stock, name)(lr=LR)
     else:

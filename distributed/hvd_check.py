@@ -24,13 +24,11 @@ warnings.filterwarnings('ignore')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import horovod.keras as hvd  # noqa: E402
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import backend as K  # noqa: E402
-from keras.layers import Dense, Input  # noqa: E402
-from keras.models import Model  # noqa: E402
 
 import clr_optimizers as co  # noqa: E402
+from clr_testing import Trace, make_model  # noqa: E402
 
 CASES = [
     (co.SGD, dict(lr=0.01, momentum=0.9, decay=1e-3,
@@ -48,24 +46,6 @@ CASES = [
     (co.Nadam, dict(lr=0.002, clr=dict(max_lr=0.01, step_size=2))),
 ]
 BATCH, FIRST, SECOND = 4, 9, 7       # updates before and after the reload
-
-
-class Trace(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.lr = []
-
-    def on_batch_end(self, batch, logs=None):
-        self.lr.append(K.get_value(self.model.optimizer.current_lr))
-
-
-def make_model(seed):
-    inp = Input(shape=(15,))
-    x = Dense(10, activation='relu')(inp)
-    model = Model(inp, Dense(1, activation='sigmoid')(x))
-    rng = np.random.RandomState(seed)
-    model.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype(np.float32)
-                       for w in model.get_weights()])
-    return model
 
 
 def shard(updates, offset):
