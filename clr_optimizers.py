@@ -203,6 +203,15 @@ def _momentum_bounds(clr, momentum_arg, owner):
     return base_m, max_m
 
 
+def _check_decay(spec, decay):
+    """decay lowers the cyclic policy's base; the other policies set the
+    whole schedule themselves, so decay is refused with them."""
+    if spec is not None and spec.policy != 'cyclic' and decay > 0:
+        raise ValueError('decay=%r is not used with clr policy %r, which sets '
+                         'the whole schedule (its floor included); leave decay '
+                         'at 0.' % (decay, spec.policy))
+
+
 def _max_lr(clr, lr):
     return _number("clr['max_lr']", clr['max_lr'],
                    '>= 0 and >= the base learning rate (%r)' % lr,
@@ -289,6 +298,104 @@ def _cyclic_saved(clr, state):
     return clr
 
 
+
+def _whole_steps(where, value, allowed):
+    """A whole number of updates, at least one."""
+    number = _steps(where, value, allowed)
+    if number != int(number):
+        raise ValueError('%s must be a whole number of updates (%s); got %r.'
+                         % (where, allowed, value))
+    return number
+
+
+def _flag(where, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError('%s must be True or False; got %r (%s).'
+                        % (where, value, type(value).__name__))
+    return bool(value)
+
+
+# The one-cycle policy of Smith and Topin (2017), as PyTorch's OneCycleLR:
+# from lr up to max_lr over pct_start of total_steps, then down to
+# lr / final_div_factor (three_phase: down to lr, then to the floor).
+OneCycleSpec = collections.namedtuple('OneCycleSpec', (
+    'policy', 'max_lr', 'total_steps', 'pct_start', 'anneal_strategy',
+    'final_div_factor', 'three_phase', 'base_momentum', 'max_momentum'))
+
+
+def _validate_one_cycle(clr, lr, momentum):
+    max_lr = _max_lr(clr, lr)
+    total = _whole_steps("clr['total_steps']", clr['total_steps'],
+                         'the length of the cycle')
+    pct = _number("clr['pct_start']", clr.get('pct_start', 0.3),
+                  'in (0, 1)', lambda v: 0 < v < 1)
+    strategy = _choice("clr['anneal_strategy']",
+                       clr.get('anneal_strategy', 'cos'), ('cos', 'linear'))
+    final = _number("clr['final_div_factor']",
+                    clr.get('final_div_factor', 1e4), '>= 1',
+                    lambda v: v >= 1)
+    three = _flag("clr['three_phase']", clr.get('three_phase', False))
+    # PyTorch's phase ends: pct * total - 1 (and 2 * pct * total - 2), then
+    # total - 1; each phase must last more than one update.
+    ends = _one_cycle_ends(pct, total, three)
+    lengths = np.diff((0.,) + ends)
+    if not np.all(lengths > 0):
+        raise ValueError(
+            "clr['pct_start'] = %r with clr['total_steps'] = %r leaves a "
+            'phase of the cycle without updates (phase ends at %s); the '
+            'warm-up needs pct_start * total_steps > 1%s.'
+            % (clr.get('pct_start', 0.3), clr['total_steps'],
+               ', '.join('%g' % e for e in ends),
+               ' and three phases pct_start < 0.5 + 1 / (2 * total_steps)'
+               if three else ''))
+    return OneCycleSpec('one_cycle', max_lr, total, pct, strategy, final,
+                        three, *momentum)
+
+
+def _one_cycle_ends(pct, total, three):
+    """The phases' last steps, as PyTorch's OneCycleLR computes them."""
+    if three:
+        return (pct * total - 1, 2 * pct * total - 2, total - 1.)
+    return (pct * total - 1, total - 1.)
+
+
+def _one_cycle_state(spec):
+    return (('max_lr', np.float32(spec.max_lr)),)
+
+
+def _one_cycle_saved(clr, state):
+    clr['max_lr'] = state['max_lr']
+    return clr
+
+
+# Cosine annealing with warm restarts (Loshchilov and Hutter, SGDR), as TF
+# 1.15's cosine_decay_restarts: from lr down to alpha * lr over
+# first_decay_steps, each period t_mul times longer and m_mul times lower.
+CosineRestartsSpec = collections.namedtuple('CosineRestartsSpec', (
+    'policy', 'first_decay_steps', 't_mul', 'm_mul', 'alpha',
+    'base_momentum', 'max_momentum'))
+
+
+def _validate_cosine_restarts(clr, lr, momentum):
+    first = _steps("clr['first_decay_steps']", clr['first_decay_steps'],
+                   'the length of the first period')
+    t_mul = _number("clr['t_mul']", clr.get('t_mul', 2.0), '>= 1',
+                    lambda v: v >= 1)
+    m_mul = _number("clr['m_mul']", clr.get('m_mul', 1.0), 'in (0, 1]',
+                    lambda v: 0 < v <= 1)
+    alpha = _number("clr['alpha']", clr.get('alpha', 0.0), 'in [0, 1)',
+                    lambda v: 0 <= v < 1)
+    return CosineRestartsSpec('cosine_restarts', first, t_mul, m_mul, alpha,
+                              *momentum)
+
+
+def _no_state(spec):
+    return ()
+
+
+def _same(clr, state):
+    return clr
+
 # ---------------------------------------------------------------------------
 # Serialization of user scale functions (by registered name, never pickled).
 # ---------------------------------------------------------------------------
@@ -348,6 +455,10 @@ class _GraphOps(object):
     where = staticmethod(tf.where)
     minimum = staticmethod(tf.minimum)
     maximum = staticmethod(tf.maximum)
+    cos = staticmethod(tf.cos)
+    sin = staticmethod(tf.sin)
+    square = staticmethod(tf.square)
+    log = staticmethod(tf.math.log)
 
     def __init__(self, deps=()):
         self.deps = list(deps)
@@ -384,6 +495,14 @@ class _NumpyOps(object):
     where = staticmethod(np.where)
     minimum = staticmethod(np.minimum)
     maximum = staticmethod(np.maximum)
+    cos = staticmethod(np.cos)
+    sin = staticmethod(np.sin)
+    square = staticmethod(np.square)
+
+    @staticmethod
+    def log(x):
+        with np.errstate(divide='ignore', invalid='ignore'):
+            return np.log(x)
 
     @staticmethod
     def const(x):
@@ -421,7 +540,12 @@ def _between(ops, start, end, h):
     end. The difference end - start is rounded to float32 (the seed
     notebook's printed rates need it); that half ulp could carry the result
     past an end, hence the bounds."""
-    value = start + ops.wide(ops.narrow(end - start)) * h
+    return _held(ops, start + ops.wide(ops.narrow(end - start)) * h, start,
+                 end)
+
+
+def _held(ops, value, start, end):
+    """`value` held between start and end, which rounding can step past."""
     return ops.minimum(ops.maximum(value, ops.minimum(start, end)),
                        ops.maximum(start, end))
 
@@ -463,6 +587,97 @@ def _cyclic(ops, c, base, spec, state):
     return lr, momentum
 
 
+def _anneal(ops, start, end, rest, strategy):
+    """From start to end as `rest` goes from 1 to 0, in float64: linearly,
+    start * rest + end * (1 - rest), or along a half cosine,
+    start * sin(pi * rest / 2)**2 + end * cos(pi * rest / 2)**2. Both give
+    start and end exactly at the ends and have no cancellation near them
+    (PyTorch's end + (start - end) / 2 * (1 + cos(pi * pct)) loses the low
+    digits where the value approaches end)."""
+    if strategy == 'linear':
+        value = start * rest + end * (ops.const(1.) - rest)
+    else:
+        angle = ops.const(math.pi / 2) * rest
+        value = start * ops.square(ops.sin(angle)) + end * ops.square(
+            ops.cos(angle))
+    return _held(ops, value, start, end)
+
+
+def _one_cycle(ops, c, base, spec, state):
+    """PyTorch's OneCycleLR at step c: (lr, momentum) in float64. Each phase
+    interpolates from its start to its end; after total_steps - 1 the last
+    phase's end holds."""
+    t = ops.wide(c)
+    # x * (1 / c), never x / c: TensorFlow's constant folding rewrites the
+    # latter into the former, which numpy would not (see _cosine_restarts).
+    top, low = ops.wide(state['max_lr']), base * ops.const(
+        1. / spec.final_div_factor)
+    hi_m = lo_m = None
+    if spec.base_momentum is not None:
+        hi_m = ops.const(_f32(spec.max_momentum))
+        lo_m = ops.const(_f32(spec.base_momentum))
+    if spec.three_phase:
+        phases = [(base, top, hi_m, lo_m), (top, base, lo_m, hi_m),
+                  (base, low, hi_m, hi_m)]
+    else:
+        phases = [(base, top, hi_m, lo_m), (top, low, lo_m, hi_m)]
+    ends = _one_cycle_ends(spec.pct_start, spec.total_steps, spec.three_phase)
+    lr = momentum = None
+    for i in reversed(range(len(phases))):
+        start = 0. if i == 0 else ends[i - 1]
+        # the part of the phase still to go: 1 at its start, 0 at its end
+        rest = ops.minimum(ops.maximum((ops.const(ends[i]) - t) *
+                                       ops.const(1. / (ends[i] - start)),
+                                       ops.const(0.)), ops.const(1.))
+        lr_a, lr_b, m_a, m_b = phases[i]
+        lr_i = _anneal(ops, lr_a, lr_b, rest, spec.anneal_strategy)
+        m_i = None if m_a is None else _anneal(ops, m_a, m_b, rest,
+                                               spec.anneal_strategy)
+        if lr is None:
+            lr, momentum = lr_i, m_i
+        else:
+            inside = t <= ops.const(ends[i])
+            lr = ops.where(inside, lr_i, lr)
+            if m_i is not None:
+                momentum = ops.where(inside, m_i, momentum)
+    return lr, momentum
+
+
+def _cosine_restarts(ops, c, base, spec, state):
+    """TF 1.15's cosine_decay_restarts at step c, in float64: (lr, None).
+
+    Period i starts at step first_decay_steps * (t_mul**i - 1) / (t_mul - 1)
+    (i * first_decay_steps when t_mul = 1) and lasts first_decay_steps *
+    t_mul**i; i comes from a logarithm, corrected by one either way so that
+    the period's start <= c < its end exactly. Each product or quotient
+    takes at most one constant, no constant multiplies a product, and
+    nothing is divided by a constant, so that TensorFlow's constant folding
+    (which regroups constants and turns x / c into x * (1 / c)) cannot
+    round differently from numpy (measured: it did, at k = 150 of a
+    300-step period)."""
+    one, t = ops.const(1.), ops.wide(c)
+    first, t_mul = spec.first_decay_steps, spec.t_mul
+    if t_mul == 1:
+        i = ops.floor(t * ops.const(1. / first))
+        start = lambda n: n * ops.const(first)  # noqa: E731
+    else:
+        i = ops.floor(ops.log(t * ops.const((t_mul - 1.) / first) + one) *
+                      ops.const(1. / math.log(t_mul)))
+        start = lambda n: (ops.pow(ops.const(t_mul), n) - one) * ops.const(  # noqa
+            first / (t_mul - 1.))
+    i = ops.where(start(i) > t, i - one, i)
+    i = ops.where(start(i + one) <= t, i + one, i)
+    # pi / 2 times the fraction of the period done
+    if t_mul == 1:
+        angle = (t - start(i)) * ops.const(math.pi / 2 / first)
+    else:
+        angle = (t - start(i)) / (ops.pow(ops.const(t_mul), i) *
+                                  ops.const(2 * first / math.pi))
+    height = ops.pow(ops.const(spec.m_mul), i) * ops.const(1. - spec.alpha)
+    return base * (height * ops.square(ops.cos(angle)) +
+                   ops.const(spec.alpha)), None
+
+
 def _f32(value):
     """The float32 value of a setting, as a Python float."""
     return float(np.float32(value))
@@ -481,6 +696,17 @@ _POLICIES = collections.OrderedDict([
               'max_momentum'),
         required=('max_lr', 'step_size'), validate=_validate_cyclic,
         state=_cyclic_state, saved=_cyclic_saved, schedule=_cyclic)),
+    ('one_cycle', _Policy(
+        keys=('policy', 'max_lr', 'total_steps', 'pct_start',
+              'anneal_strategy', 'final_div_factor', 'three_phase',
+              'base_momentum', 'max_momentum'),
+        required=('max_lr', 'total_steps'), validate=_validate_one_cycle,
+        state=_one_cycle_state, saved=_one_cycle_saved,
+        schedule=_one_cycle)),
+    ('cosine_restarts', _Policy(
+        keys=('policy', 'first_decay_steps', 't_mul', 'm_mul', 'alpha'),
+        required=('first_decay_steps',), validate=_validate_cosine_restarts,
+        state=_no_state, saved=_same, schedule=_cosine_restarts)),
 ])
 
 
@@ -538,6 +764,7 @@ def clr_schedule(iterations, lr, clr, decay=0.0, cycle_iterations=None,
     decay = _number('decay', decay, '>= 0', lambda v: v >= 0)
     spec = None if clr is None else _validate_clr(clr, lr, 'momentum',
                                                   'clr_schedule')
+    _check_decay(spec, decay)
     state = {} if spec is None else dict(_POLICIES[spec.policy].state(spec))
     f32 = np.float32
     lr_k, momentum_k = _schedule(_NumpyOps, k, c, f32(lr),
@@ -639,6 +866,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                     *self._momentum_allowed)
         spec = None if clr is None else _validate_clr(
             clr, lr, self.momentum_argument, type(self).__name__)
+        _check_decay(spec, self.initial_decay)
         cycles = spec is not None and spec.base_momentum is not None
         if cycles and momentum != self._momentum_default:
             raise ValueError(
@@ -777,22 +1005,31 @@ class _CLROptimizer(keras_optimizers.Optimizer):
 
     def reset_cycle(self, lr=None, max_lr=None, step_size=None,
                     step_size_down=None):
-        """Restarts the cycle at its start, optionally with new bounds.
+        """Restarts the policy at its start, optionally with new bounds.
 
         Takes effect on the next update, without recompiling. `iterations`
         keeps counting (decay and bias correction use it); the cycle counter
-        restarts at 0.
+        restarts at 0. The new bounds are validated like the constructor's.
 
         # Arguments
-            lr: new base learning rate (lower bound).
-            max_lr: new upper bound.
-            step_size: new rising half cycle, in updates (a symmetric cycle
-                changes both halves).
+            lr: new learning rate (the cyclic policy's lower bound, the
+                one-cycle's start, the cosine restarts' peak).
+            max_lr: new upper bound (cyclic and one_cycle).
+            step_size: new rising half cycle, in updates (cyclic; a
+                symmetric cycle changes both halves).
             step_size_down: new falling half (asymmetric cycles only).
         """
         if self._spec is None:
             raise ValueError('reset_cycle needs a cyclical learning rate; this '
                              '%s was built with clr=None.' % type(self).__name__)
+        keys = _POLICIES[self._spec.policy].keys
+        for key, value in (('max_lr', max_lr), ('step_size', step_size),
+                           ('step_size_down', step_size_down)):
+            if value is not None and key not in keys:
+                raise ValueError('reset_cycle(%s=%r): clr policy %r has no %s '
+                                 '(its keys: %s).' % (key, value,
+                                                      self._spec.policy, key,
+                                                      ', '.join(keys)))
         if step_size_down is not None and self._spec.step_size_down is None:
             raise ValueError('reset_cycle(step_size_down=%r): this optimizer '
                              'was built with a symmetric cycle; rebuild it with '
@@ -959,14 +1196,17 @@ class CLRSGD(_CLROptimizer):
         momentum: float >= 0. Parameter that accelerates SGD in the relevant
             direction and dampens oscillations.
         nesterov: boolean. Whether to apply Nesterov momentum.
-        clr: dict or None. Turns on the cyclical learning rate, with the
-            optimizer's learning rate as the lower bound. Keys: `max_lr` and
-            `step_size` (required), `step_size_down`, `mode` ('triangular',
+        clr: dict or None. Turns on a schedule computed in the graph;
+            `policy` picks it: 'cyclic' (the default), 'one_cycle' or
+            'cosine_restarts' (see the README for their keys). The
+            learning rate is that of the first update (the cyclic lower
+            bound). Cyclic keys: `max_lr` and `step_size` (required), `step_size_down`, `mode` ('triangular',
             'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
             ('cycle', 'iterations'), `base_momentum` and `max_momentum`
             (a cyclical `momentum`). See the README.
         decay: float >= 0. Learning rate decay over each update: the base is
-            `lr / (1 + decay * k)`; `max_lr` stays fixed.
+            `lr / (1 + decay * k)`; `max_lr` stays fixed (cyclic policy
+            only).
 
     # References
         - [Cyclical Learning Rates for Training Neural Networks](
@@ -1019,13 +1259,16 @@ class CLRRMSprop(_CLROptimizer):
         learning_rate: float >= 0. Learning rate (`lr` also accepted).
         rho: float >= 0.
         epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
-        clr: dict or None. Turns on the cyclical learning rate, with the
-            optimizer's learning rate as the lower bound. Keys: `max_lr` and
-            `step_size` (required), `step_size_down`, `mode` ('triangular',
+        clr: dict or None. Turns on a schedule computed in the graph;
+            `policy` picks it: 'cyclic' (the default), 'one_cycle' or
+            'cosine_restarts' (see the README for their keys). The
+            learning rate is that of the first update (the cyclic lower
+            bound). Cyclic keys: `max_lr` and `step_size` (required), `step_size_down`, `mode` ('triangular',
             'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
             ('cycle', 'iterations'). See the README.
         decay: float >= 0. Learning rate decay over each update: the base is
-            `lr / (1 + decay * k)`; `max_lr` stays fixed.
+            `lr / (1 + decay * k)`; `max_lr` stays fixed (cyclic policy
+            only).
 
     # References
         - [rmsprop: Divide the gradient by a running average of its recent
@@ -1072,13 +1315,16 @@ class CLRAdagrad(_CLROptimizer):
         learning_rate: float >= 0. Initial learning rate (`lr` also
             accepted).
         epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
-        clr: dict or None. Turns on the cyclical learning rate, with the
-            optimizer's learning rate as the lower bound. Keys: `max_lr` and
-            `step_size` (required), `step_size_down`, `mode` ('triangular',
+        clr: dict or None. Turns on a schedule computed in the graph;
+            `policy` picks it: 'cyclic' (the default), 'one_cycle' or
+            'cosine_restarts' (see the README for their keys). The
+            learning rate is that of the first update (the cyclic lower
+            bound). Cyclic keys: `max_lr` and `step_size` (required), `step_size_down`, `mode` ('triangular',
             'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
             ('cycle', 'iterations'). See the README.
         decay: float >= 0. Learning rate decay over each update: the base is
-            `lr / (1 + decay * k)`; `max_lr` stays fixed.
+            `lr / (1 + decay * k)`; `max_lr` stays fixed (cyclic policy
+            only).
 
     # References
         - [Adaptive Subgradient Methods for Online Learning and Stochastic
@@ -1128,13 +1374,16 @@ class CLRAdadelta(_CLROptimizer):
             (`lr` also accepted).
         rho: float >= 0. Adadelta decay factor.
         epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
-        clr: dict or None. Turns on the cyclical learning rate, with the
-            optimizer's learning rate as the lower bound. Keys: `max_lr` and
-            `step_size` (required), `step_size_down`, `mode` ('triangular',
+        clr: dict or None. Turns on a schedule computed in the graph;
+            `policy` picks it: 'cyclic' (the default), 'one_cycle' or
+            'cosine_restarts' (see the README for their keys). The
+            learning rate is that of the first update (the cyclic lower
+            bound). Cyclic keys: `max_lr` and `step_size` (required), `step_size_down`, `mode` ('triangular',
             'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
             ('cycle', 'iterations'). See the README.
         decay: float >= 0. Learning rate decay over each update: the base is
-            `lr / (1 + decay * k)`; `max_lr` stays fixed.
+            `lr / (1 + decay * k)`; `max_lr` stays fixed (cyclic policy
+            only).
 
     # References
         - [Adadelta - an adaptive learning rate method](
@@ -1210,14 +1459,17 @@ class CLRAdam(_AdamFamily):
         amsgrad: boolean. Whether to apply the AMSGrad variant of this
             algorithm from the paper "On the Convergence of Adam and Beyond".
         epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
-        clr: dict or None. Turns on the cyclical learning rate, with the
-            optimizer's learning rate as the lower bound. Keys: `max_lr` and
-            `step_size` (required), `step_size_down`, `mode` ('triangular',
+        clr: dict or None. Turns on a schedule computed in the graph;
+            `policy` picks it: 'cyclic' (the default), 'one_cycle' or
+            'cosine_restarts' (see the README for their keys). The
+            learning rate is that of the first update (the cyclic lower
+            bound). Cyclic keys: `max_lr` and `step_size` (required), `step_size_down`, `mode` ('triangular',
             'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
             ('cycle', 'iterations'), `base_momentum` and `max_momentum`
             (a cyclical `beta_1`). See the README.
         decay: float >= 0. Learning rate decay over each update: the base is
-            `lr / (1 + decay * k)`; `max_lr` stays fixed.
+            `lr / (1 + decay * k)`; `max_lr` stays fixed (cyclic policy
+            only).
 
     # References
         - [Adam - A Method for Stochastic Optimization](
@@ -1278,14 +1530,17 @@ class CLRAdamax(_AdamFamily):
         beta_1: float, 0 < beta < 1. Generally close to 1.
         beta_2: float, 0 < beta < 1. Generally close to 1.
         epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
-        clr: dict or None. Turns on the cyclical learning rate, with the
-            optimizer's learning rate as the lower bound. Keys: `max_lr` and
-            `step_size` (required), `step_size_down`, `mode` ('triangular',
+        clr: dict or None. Turns on a schedule computed in the graph;
+            `policy` picks it: 'cyclic' (the default), 'one_cycle' or
+            'cosine_restarts' (see the README for their keys). The
+            learning rate is that of the first update (the cyclic lower
+            bound). Cyclic keys: `max_lr` and `step_size` (required), `step_size_down`, `mode` ('triangular',
             'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
             ('cycle', 'iterations'), `base_momentum` and `max_momentum`
             (a cyclical `beta_1`). See the README.
         decay: float >= 0. Learning rate decay over each update: the base is
-            `lr / (1 + decay * k)`; `max_lr` stays fixed.
+            `lr / (1 + decay * k)`; `max_lr` stays fixed (cyclic policy
+            only).
 
     # References
         - [Adam - A Method for Stochastic Optimization](
@@ -1333,14 +1588,17 @@ class CLRNadam(_AdamFamily):
         schedule_decay: float >= 0, the momentum warming schedule (default
             0.004).
         epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
-        clr: dict or None. Turns on the cyclical learning rate, with the
-            optimizer's learning rate as the lower bound. Keys: `max_lr` and
-            `step_size` (required), `step_size_down`, `mode` ('triangular',
+        clr: dict or None. Turns on a schedule computed in the graph;
+            `policy` picks it: 'cyclic' (the default), 'one_cycle' or
+            'cosine_restarts' (see the README for their keys). The
+            learning rate is that of the first update (the cyclic lower
+            bound). Cyclic keys: `max_lr` and `step_size` (required), `step_size_down`, `mode` ('triangular',
             'triangular2', 'exp_range'), `gamma`, `scale_fn`, `scale_mode`
             ('cycle', 'iterations'), `base_momentum` and `max_momentum`
             (a cyclical `beta_1`). See the README.
         decay: float >= 0. Learning rate decay over each update: the base is
-            `lr / (1 + decay * k)`; `max_lr` stays fixed.
+            `lr / (1 + decay * k)`; `max_lr` stays fixed (cyclic policy
+            only).
 
     # References
         - [Nadam report](http://cs229.stanford.edu/proj2015/054_report.pdf)

@@ -189,3 +189,71 @@ def ref_clip(g, opts):
     if 'clipvalue' in opts:
         g = np.clip(g, -opts['clipvalue'], opts['clipvalue'])
     return g
+
+
+def ref_one_cycle(k, lr, clr):
+    """PyTorch's OneCycleLR (torch.optim.lr_scheduler, get_lr) in float64
+    with last_epoch = k, its formulas as written there, holding the last
+    values after total_steps - 1: (lr_k, momentum_k)."""
+    f32 = lambda value: float(np.float32(value))  # noqa: E731
+    k = np.asarray(k, np.float64)
+    total, pct = float(clr['total_steps']), clr.get('pct_start', 0.3)
+    initial, top = f32(lr), f32(clr['max_lr'])
+    low = initial / clr.get('final_div_factor', 1e4)
+    hi_m, lo_m = (f32(clr['max_momentum']), f32(clr['base_momentum'])) \
+        if 'base_momentum' in clr else (0., 0.)
+    if clr.get('three_phase'):
+        phases = [(pct * total - 1, initial, top, hi_m, lo_m),
+                  (2 * pct * total - 2, top, initial, lo_m, hi_m),
+                  (total - 1, initial, low, hi_m, hi_m)]
+    else:
+        phases = [(pct * total - 1, initial, top, hi_m, lo_m),
+                  (total - 1, top, low, lo_m, hi_m)]
+    if clr.get('anneal_strategy', 'cos') == 'cos':
+        anneal = lambda a, b, p: b + (a - b) / 2. * (np.cos(np.pi * p) + 1)  # noqa
+    else:
+        anneal = lambda a, b, p: (b - a) * p + a  # noqa: E731
+    lrs, ms = np.zeros_like(k), np.zeros_like(k)
+    done = np.zeros(k.shape, bool)
+    start = 0.
+    for i, (end, a, b, ma, mb) in enumerate(phases):
+        here = ~done & ((k <= end) | (i == len(phases) - 1))
+        p = np.minimum((k - start) / (end - start), 1.)   # held at the end
+        lrs = np.where(here, anneal(a, b, p), lrs)
+        ms = np.where(here, anneal(ma, mb, p), ms)
+        done |= here
+        start = end
+    return lrs, (ms if 'base_momentum' in clr else None)
+
+
+def ref_cosine_restarts(k, lr, clr):
+    """TF 1.15's cosine_decay_restarts formula in float64, with the period
+    found by adding up the periods' lengths (no logarithm)."""
+    k = np.asarray(k, np.float64)
+    first, t_mul = float(clr['first_decay_steps']), clr.get('t_mul', 2.)
+    m_mul, alpha = clr.get('m_mul', 1.), clr.get('alpha', 0.)
+    if t_mul == 1:
+        i = np.floor(k / first)
+        i = np.where(i * first > k, i - 1, i)
+        i = np.where((i + 1) * first <= k, i + 1, i)
+        start, length = i * first, np.full(k.shape, first)
+    else:
+        start, length = np.zeros_like(k), np.full(k.shape, first)
+        i = np.zeros_like(k)
+        while True:
+            later = k >= start + length
+            if not later.any():
+                break
+            start = np.where(later, start + length, start)
+            i = np.where(later, i + 1, i)
+            length = np.where(later, length * t_mul, length)
+    into = (k - start) / length
+    # TF's 0.5 * (1 + cos(pi * x)); past the middle of a period as
+    # sin(pi * (1 - x) / 2)**2, with 1 - x from whole steps, since
+    # 1 + cos(pi * x) cancels there (millions of float32 ulps in float32,
+    # several in float64 for long periods).
+    rest = (start + length - k) / length
+    decayed = m_mul ** i * np.where(into <= 0.5,
+                                    0.5 * (1 + np.cos(np.pi * into)),
+                                    np.sin(np.pi * rest / 2) ** 2)
+    return float(np.float32(lr)) * ((1 - alpha) * decayed + alpha)

@@ -34,7 +34,8 @@ from clr_optimizers import (SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax,
                             OptimizerStateError, clr_schedule, lr_range_test,
                             register_scale_fn)
 from clr_testing import (HALF_ULP, Trace, exact, make_data, make_model,
-                         ref_clip, ref_schedule, ref_update, train, ulps,
+                         ref_clip, ref_cosine_restarts, ref_one_cycle,
+                         ref_schedule, ref_update, train, ulps,
                          ulps_spacing)
 
 
@@ -75,6 +76,17 @@ GAMMA = 0.9921875                     # 127/128: exact in float32
 
 def ids(classes):
     return [keras_name(c) for c in classes]
+
+
+def grappler_on_and_off():
+    """Initialized sessions with TensorFlow's graph optimizer (grappler) on,
+    then off: its rewrites must not change a rounding."""
+    for off in (False, True):
+        config = tf.ConfigProto()
+        config.graph_options.rewrite_options.disable_meta_optimizer = off
+        with tf.Session(config=config) as sess:
+            sess.run(tf.global_variables_initializer())
+            yield sess
 
 
 def keras_name(cls):
@@ -293,15 +305,10 @@ def test_schedule_is_independent_of_grappler(clr, lr, decay, n_ulps):
     assert np.max(ulps(want, ref_lr)) <= n_ulps + 2. ** -20
     if ref_m is not None:
         assert np.max(ulps(want_m, ref_m)) <= HALF_ULP
-    for grappler_off in (False, True):
-        config = tf.ConfigProto()
-        config.graph_options.rewrite_options.disable_meta_optimizer = \
-            grappler_off
-        with tf.Session(config=config) as sess:
-            sess.run(tf.global_variables_initializer())
-            run = sess.make_callable(
-                [out] if out_m is None else [out, out_m], [k_in])
-            got = np.array([run(i) for i in range(n)], np.float32)
+    for sess in grappler_on_and_off():
+        run = sess.make_callable([out] if out_m is None else [out, out_m],
+                                 [k_in])
+        got = np.array([run(i) for i in range(n)], np.float32)
         assert exact(got[:, 0], want)
         if out_m is not None:
             assert exact(got[:, 1], want_m)
@@ -423,6 +430,245 @@ def test_the_ends_of_the_range_hold():
     got, got_m = graph_trace(SGD, clr, 9, lr=lr, batch_size=1)
     assert exact(got, want) and exact(got_m, want_m)
 
+
+# ---------------------------------------------------------------------------
+# The one-cycle and cosine-restarts policies
+# ---------------------------------------------------------------------------
+
+ONE_CYCLE = dict(policy='one_cycle', max_lr=0.1, total_steps=5000,
+                 base_momentum=0.85, max_momentum=0.95)
+COSINE = dict(policy='cosine_restarts', first_decay_steps=1000)
+POLICY_CASES = [
+    pytest.param(0.004, ONE_CYCLE, id='one_cycle-cos-momentum'),
+    pytest.param(0.004, dict(ONE_CYCLE, three_phase=True,
+                             anneal_strategy='linear'),
+                 id='one_cycle-three_phase-linear-momentum'),
+    pytest.param(0.004, dict(policy='one_cycle', max_lr=0.1, total_steps=777,
+                             pct_start=0.25, three_phase=True,
+                             final_div_factor=1e3), id='one_cycle-777'),
+    pytest.param(0.001, COSINE, id='cosine_restarts-t_mul-2'),
+    pytest.param(0.001, dict(COSINE, first_decay_steps=700, t_mul=1.5,
+                             m_mul=0.9, alpha=0.01), id='cosine_restarts-1.5'),
+    pytest.param(0.001, dict(COSINE, first_decay_steps=300, t_mul=1.,
+                             m_mul=0.8, alpha=0.1), id='cosine_restarts-1'),
+    pytest.param(0.001, dict(COSINE, first_decay_steps=1, t_mul=3.),
+                 id='cosine_restarts-first-1'),
+]
+
+
+def policy_reference(k, lr, clr):
+    if clr['policy'] == 'one_cycle':
+        return ref_one_cycle(k, lr, clr)
+    return ref_cosine_restarts(k, lr, clr), None
+
+
+def test_one_cycle_linear_literal_sequence():
+    """Up from lr = 1 to 5 over steps 0-4 (pct_start * 10 - 1 = 4), down to
+    1 / final_div_factor = 0.5 at step 9, held after it."""
+    clr = dict(policy='one_cycle', max_lr=5., total_steps=10, pct_start=0.5,
+               anneal_strategy='linear', final_div_factor=2.)
+    want = np.array([1, 2, 3, 4, 5, 4.1, 3.2, 2.3, 1.4, .5, .5, .5],
+                    np.float32)
+    assert exact(clr_schedule(np.arange(12), 1., clr), want)
+    lr, _ = graph_trace(SGD, clr, 12, batch_size=1)
+    assert exact(lr, want)
+
+
+def test_cosine_restarts_literal_sequence():
+    """Periods of 1, 2 and 4 updates (t_mul 2): restarts at 1, 3 and 7;
+    within a period cos(pi * x / 2)**2 at x = 0, 1/2 and 0, 1/4, 1/2, 3/4."""
+    clr = dict(policy='cosine_restarts', first_decay_steps=1, t_mul=2.)
+    c = np.cos(np.pi / 8) ** 2
+    want = np.array([1, 1, .5, 1, c, .5, 1 - c, 1], np.float32)
+    assert exact(clr_schedule(np.arange(8), 1., clr), want)
+    lr, m = graph_trace(Adam, clr, 8, batch_size=1)
+    assert exact(lr, want) and len(m) == 0
+
+
+@pytest.mark.parametrize('lr,clr', POLICY_CASES)
+def test_policies_match_pytorch_and_tf_formulas_to_half_an_ulp(lr, clr):
+    """Against PyTorch's OneCycleLR and TF's cosine_decay_restarts formulas
+    in float64, densely near every phase end and restart and sparsely up to
+    k = 10**6: correctly rounded (half an ulp) at every step checked."""
+    ref_all = policy_reference(np.arange(10 ** 6 + 1), lr, clr)[0]
+    boundaries = np.flatnonzero(np.abs(np.diff(np.sign(np.diff(ref_all))))
+                                ) + 1
+    near = (boundaries[:, None] + np.arange(-40, 41)).ravel()
+    k = np.unique(np.clip(np.concatenate([
+        np.arange(0, 30000), near, np.arange(0, 10 ** 6 + 1, 997)]), 0,
+        10 ** 6))
+    got, got_m = clr_schedule(k, lr, clr, return_momentum=True)
+    want, want_m = policy_reference(k, lr, clr)
+    assert np.max(ulps(got, want)) <= HALF_ULP
+    if want_m is not None:
+        assert np.max(ulps(got_m, want_m)) <= HALF_ULP
+        assert got_m.min() == np.float32(clr['base_momentum'])
+        assert got_m.max() == np.float32(clr['max_momentum'])
+    assert got[0] == np.float32(lr)            # lr is the first update's
+
+
+@pytest.mark.parametrize('lr,clr', [p for p in POLICY_CASES
+                                    if 'cosine' in p.id])
+def test_cosine_restarts_agree_with_tf_cosine_decay_restarts(lr, clr):
+    """TF 1.15's own float32 evaluation strays from the formula near each
+    period's end (up to millions of ulps where the LR approaches 0: the
+    float32 1 + cos(pi * x) cancels), but stays within a relative 2**-21
+    of lr, where ours is correctly rounded."""
+    k = np.arange(20000)
+    step = tf.placeholder(tf.int64, [None])
+    out = tf.compat.v1.train.cosine_decay_restarts(
+        np.float32(lr), step, clr['first_decay_steps'], clr.get('t_mul', 2.),
+        clr.get('m_mul', 1.), clr.get('alpha', 0.))
+    with tf.Session() as sess:
+        theirs = sess.run(out, {step: k})
+    ours = clr_schedule(k, lr, clr)
+    assert np.max(np.abs(theirs - ours)) <= 2. ** -21 * lr
+
+
+@pytest.mark.parametrize('cls', [SGD, Adam, RMSprop], ids=ids([SGD, Adam,
+                                                              RMSprop]))
+@pytest.mark.parametrize('lr,clr', [
+    pytest.param(0.004, dict(ONE_CYCLE, total_steps=20), id='one_cycle'),
+    pytest.param(0.004, dict(ONE_CYCLE, total_steps=12, pct_start=0.4,
+                             three_phase=True, anneal_strategy='linear'),
+                 id='one_cycle-three_phase'),
+    pytest.param(0.001, dict(COSINE, first_decay_steps=3, m_mul=0.5,
+                             alpha=0.1), id='cosine_restarts')])
+def test_policies_graph_equals_clr_schedule(cls, lr, clr):
+    if cls is RMSprop and 'base_momentum' in clr:
+        clr = {key: v for key, v in clr.items() if 'momentum' not in key}
+    got, got_m = graph_trace(cls, clr, 30, lr=lr, batch_size=1)
+    want, want_m = clr_schedule(np.arange(30), lr, clr, return_momentum=True)
+    assert exact(got, want)
+    if want_m is not None:
+        assert exact(got_m, want_m)
+
+
+@pytest.mark.parametrize('lr,clr', [p for p in POLICY_CASES] + [
+    pytest.param(0.001, dict(COSINE, first_decay_steps=300, t_mul=1.,
+                             m_mul=0.8, alpha=0.1), id='cosine-300-tie')])
+def test_policies_are_independent_of_grappler(lr, clr):
+    """The training graph's ops at scalar steps, with TensorFlow's graph
+    optimizer on (its constant folding regroups constants) and off, equal
+    clr_schedule bit for bit; at k = 150 of the last case the float64 value
+    lies within 1e-19 of a float32 rounding tie."""
+    spec = clr_optimizers._validate_clr(clr, lr, 'beta_1', 'test')
+    counter = tf.Variable(np.int64(0))
+    k = tf.cast(counter, tf.float32)
+    state = {name: tf.Variable(value) for name, value in
+             clr_optimizers._POLICIES[spec.policy].state(spec)}
+    out, out_m = clr_optimizers._schedule(
+        clr_optimizers._GraphOps(), k, k,
+        tf.convert_to_tensor(tf.Variable(np.float32(lr))), None, spec, state)
+    steps = np.unique(np.concatenate([np.arange(1200), [2999, 3000, 3001]]))
+    want, want_m = clr_schedule(steps, lr, clr, return_momentum=True)
+    for sess in grappler_on_and_off():
+        run = sess.make_callable([out] if out_m is None else [out, out_m])
+        got = []
+        for step in steps:
+            counter.load(step, sess)
+            got.append(run())
+        got = np.array(got, np.float32)
+        assert exact(got[:, 0], want)
+        if out_m is not None:
+            assert exact(got[:, 1], want_m)
+
+
+@pytest.mark.parametrize('cls,kwargs', [
+    pytest.param(Adam, dict(lr=0.004, amsgrad=True, clr=dict(
+        ONE_CYCLE, total_steps=14, three_phase=True)), id='Adam-one_cycle'),
+    pytest.param(RMSprop, dict(lr=0.003, clr=dict(
+        COSINE, first_decay_steps=2, t_mul=1.5, m_mul=0.7, alpha=0.05)),
+        id='RMSprop-cosine_restarts')])
+def test_policies_resume_in_fresh_process(cls, kwargs, tmp_path):
+    check_fresh_process_resume(cls, kwargs, tmp_path)
+
+
+def test_policies_reset_cycle_restarts_them():
+    opt = SGD(lr=0.004, clr=dict(ONE_CYCLE, total_steps=10))
+    model, lr_a, _ = train(opt, 6)
+    opt.reset_cycle(max_lr=0.2)
+    _, lr_b, _ = train(opt, 10, model=model)
+    new = dict(ONE_CYCLE, total_steps=10, max_lr=0.2)
+    assert exact(lr_b, clr_schedule(np.arange(10), 0.004, new))
+    assert opt.get_config()['clr'] == new
+    with pytest.raises(ValueError, match=r"reset_cycle\(step_size=3\): clr "
+                       r"policy 'one_cycle' has no step_size"):
+        opt.reset_cycle(step_size=3)
+    with pytest.raises(ValueError, match=r"max_lr.*>= the base learning rate"):
+        opt.reset_cycle(max_lr=0.001)
+    cosine = RMSprop(lr=0.01, clr=COSINE)
+    cosine.reset_cycle(lr=0.02)
+    assert float(K.get_value(cosine.learning_rate)) == float(np.float32(.02))
+    with pytest.raises(ValueError, match="has no max_lr"):
+        cosine.reset_cycle(max_lr=0.1)
+
+
+BAD_POLICIES = [
+    pytest.param({'policy': 'one_cycel', 'max_lr': 0.1, 'total_steps': 10},
+                 r"clr\['policy'\] must be one of 'cyclic', 'one_cycle', "
+                 r"'cosine_restarts'; got 'one_cycel'. Did you mean "
+                 r"'one_cycle'\?", id='policy-misspelt'),
+    pytest.param(dict(ONE_CYCLE, step_size=4), r"Unknown clr key 'step_size'"
+                 r".*for policy 'one_cycle'", id='one_cycle-step_size'),
+    pytest.param({'policy': 'one_cycle', 'max_lr': 0.1},
+                 r"missing the required key 'total_steps'",
+                 id='one_cycle-no-total_steps'),
+    pytest.param(dict(ONE_CYCLE, total_steps=10.5),
+                 r"total_steps'\] must be a whole number.*10.5",
+                 id='total_steps-fraction'),
+    pytest.param(dict(ONE_CYCLE, total_steps=0),
+                 r"total_steps'\] .*>= 1.*got 0", id='total_steps-0'),
+    pytest.param(dict(ONE_CYCLE, pct_start=1.0), r"pct_start'\] .*in \(0, "
+                 r"1\); got 1.0", id='pct_start-1'),
+    pytest.param(dict(ONE_CYCLE, total_steps=3),
+                 r"pct_start'\] = 0.3 with clr\['total_steps'\] = 3 leaves a "
+                 r"phase", id='warm-up-too-short'),
+    pytest.param(dict(ONE_CYCLE, total_steps=10, pct_start=0.6,
+                      three_phase=True), r"leaves a phase.*three phases",
+                 id='three_phase-pct_start-too-long'),
+    pytest.param(dict(ONE_CYCLE, anneal_strategy='cosine'),
+                 r"anneal_strategy'\] must be one of 'cos', 'linear'; got "
+                 r"'cosine'", id='anneal_strategy-unknown'),
+    pytest.param(dict(ONE_CYCLE, final_div_factor=0.5),
+                 r"final_div_factor'\] .*>= 1.*0.5", id='final_div_factor-0.5'),
+    pytest.param(dict(ONE_CYCLE, three_phase='yes'),
+                 r"three_phase'\] must be True or False; got 'yes'",
+                 id='three_phase-str'),
+    pytest.param(dict(ONE_CYCLE, max_lr=0.001),
+                 r"max_lr'\] .*>= the base learning rate", id='max_lr-low'),
+    pytest.param(dict(COSINE, first_decay_steps=0.5),
+                 r"first_decay_steps'\] .*>= 1.*0.5", id='first_decay_steps'),
+    pytest.param(dict(COSINE, t_mul=0.5), r"t_mul'\] .*>= 1; got 0.5",
+                 id='t_mul-below-1'),
+    pytest.param(dict(COSINE, m_mul=0), r"m_mul'\] .*in \(0, 1\]; got 0",
+                 id='m_mul-0'),
+    pytest.param(dict(COSINE, alpha=1.0), r"alpha'\] .*in \[0, 1\); got 1.0",
+                 id='alpha-1'),
+    pytest.param(dict(COSINE, base_momentum=0.8, max_momentum=0.9),
+                 r"Unknown clr key 'base_momentum'.*cosine_restarts",
+                 id='cosine_restarts-momentum'),
+]
+
+
+@pytest.mark.parametrize('clr,message', BAD_POLICIES)
+def test_bad_policy_settings_are_refused(clr, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        SGD(lr=0.004, clr=clr)
+    with pytest.raises((TypeError, ValueError), match=message):
+        clr_schedule([0], 0.004, clr)
+
+
+@pytest.mark.parametrize('clr', [ONE_CYCLE, COSINE],
+                         ids=['one_cycle', 'cosine_restarts'])
+def test_decay_is_refused_with_the_new_policies(clr):
+    with pytest.raises(ValueError, match=r"decay=0.01 is not used with clr "
+                       r"policy '%s'" % clr['policy']):
+        Adam(lr=0.004, decay=0.01, clr=clr)
+    with pytest.raises(ValueError, match='decay=0.01 is not used'):
+        clr_schedule([0], 0.004, clr, decay=0.01)
+    with pytest.raises(ValueError, match='Adagrad has no momentum'):
+        Adagrad(lr=0.004, clr=ONE_CYCLE)
 
 # ---------------------------------------------------------------------------
 # Update rules: against float64 references and stock keras
@@ -873,34 +1119,41 @@ def _resume_second_half(path, out):
 
 @pytest.mark.parametrize('cls,kwargs', RESUME_CASES, ids=ids(ALL))
 def test_resume_in_fresh_process_is_bit_identical(cls, kwargs, tmp_path):
-    # One uninterrupted run of N + M updates (reset_cycle after N).
-    model = make_model(seed=2)
-    model.compile(optimizer=cls(**kwargs), loss='binary_crossentropy')
-    lr_a, m_a = run_updates(model, 0, N_FIRST)
-    model.optimizer.reset_cycle(**RESET)
-    lr_b, m_b = run_updates(model, N_FIRST, N_SECOND)
-    whole = snapshot(model, np.concatenate([lr_a, lr_b]),
-                     np.concatenate([m_a, m_b]))
-    # N updates, save, then M more in a fresh process.
-    K.clear_session()
-    model = make_model(seed=2)
-    model.compile(optimizer=cls(**kwargs), loss='binary_crossentropy')
-    lr_first, m_first = run_updates(model, 0, N_FIRST)
-    model.optimizer.reset_cycle(**RESET)
-    path, out = str(tmp_path / 'model.h5'), str(tmp_path / 'second.npz')
-    model.save(path)
-    done = run_python('import test_clr_optimizers as t; '
-                      't._resume_second_half(%r, %r)' % (path, out))
-    assert done.returncode == 0
-    second = dict(np.load(out))
-    assert exact(np.concatenate([lr_first, second['lr']]), whole['lr'])
-    assert exact(np.concatenate([m_first, second['momentum']]),
-                 whole['momentum'])
-    assert sorted(second) == sorted(whole)
-    for key in whole:
-        if key not in ('lr', 'momentum'):
-            assert exact(second[key], whole[key]), key
+    whole = check_fresh_process_resume(cls, kwargs, tmp_path, RESET)
     assert len(set(np.round(whole['lr'], 9))) > 3     # the schedule moved
+
+
+def check_fresh_process_resume(cls, kwargs, tmp_path, reset=None):
+    """One run of N + M updates against N updates, save, and M more in a
+    fresh process (reset_cycle(**reset) after N, when given): the LR and
+    momentum sequences, weights and optimizer state are bit-identical."""
+    runs = []
+    for fresh in (False, True):
+        K.clear_session()
+        model = make_model(seed=2)
+        model.compile(optimizer=cls(**kwargs), loss='binary_crossentropy')
+        lr_a, m_a = run_updates(model, 0, N_FIRST)
+        if reset:
+            model.optimizer.reset_cycle(**reset)
+        if fresh:
+            path, out = str(tmp_path / 'model.h5'), str(tmp_path / 'b.npz')
+            model.save(path)
+            done = run_python('import test_clr_optimizers as t; '
+                              't._resume_second_half(%r, %r)' % (path, out))
+            assert done.returncode == 0
+            second = dict(np.load(out))
+            lr_b, m_b = second['lr'], second['momentum']
+        else:
+            lr_b, m_b = run_updates(model, N_FIRST, N_SECOND)
+            second = snapshot(model, lr_b, m_b)
+        second.update(lr=np.concatenate([lr_a, lr_b]),
+                      momentum=np.concatenate([m_a, m_b]))
+        runs.append(second)
+    whole, resumed = runs
+    assert sorted(resumed) == sorted(whole)
+    for key in whole:
+        assert exact(resumed[key], whole[key]), key
+    return whole
 
 
 @pytest.mark.parametrize('cls,kwargs', RESUME_CASES, ids=ids(ALL))
@@ -1426,6 +1679,8 @@ def clr_settings(draw, wild=False):
                                                positive(F32.tiny, 1e30)))
     if not wild and draw(st.booleans()) and draw(st.booleans()):
         return lr, decay, None
+    if not wild and draw(st.integers(0, 2)):
+        return lr, 0., draw(other_policy(lr))
     clr = {}
     for key, valid in (('max_lr', None), ('step_size', positive(1., 1e30))):
         if wild:
@@ -1459,21 +1714,64 @@ def clr_settings(draw, wild=False):
     return lr, decay, clr
 
 
+@st.composite
+def other_policy(draw, lr):
+    """Valid one-cycle and cosine-restarts settings for base rate lr."""
+    if draw(st.booleans()):
+        clr = {'policy': 'cosine_restarts',
+               'first_decay_steps': draw(positive(1., 1e30))}
+        for key, low, high in (('t_mul', 1., 1e30), ('m_mul', F32.tiny, 1.),
+                               ('alpha', F32.tiny, 0.999)):
+            if draw(st.booleans()):
+                clr[key] = draw(st.one_of(st.just(low), positive(low, high)))
+        return clr
+    total = draw(st.one_of(st.integers(3, 10 ** 6), st.integers(3, 2 ** 40)))
+    three = draw(st.booleans())
+    # every phase lasts more than one update: pct * total > 1 (and, with
+    # three phases, pct <= 0.5)
+    pct = draw(st.floats(min_value=1. / total + 1e-6,
+                         max_value=0.5 if three else 0.999))
+    clr = {'policy': 'one_cycle', 'total_steps': total, 'pct_start': pct,
+           'max_lr': min(lr * draw(positive(1., 1e8)), float(F32.max)),
+           'three_phase': three,
+           'anneal_strategy': draw(st.sampled_from(['cos', 'linear'])),
+           'final_div_factor': draw(positive(1., 1e30))}
+    if draw(st.booleans()):
+        low = draw(st.one_of(st.just(0.), positive(F32.tiny, 0.9)))
+        clr['base_momentum'] = low
+        clr['max_momentum'] = draw(st.one_of(st.just(low), positive(
+            max(low, F32.tiny), 0.999)))
+    return clr
+
+
+def policy_bounds(lr, clr, k, decay):
+    """The policy's bounds: cyclic [lr / (1 + decay * k), max_lr], one-cycle
+    [lr / final_div_factor, max_lr], cosine restarts [alpha * lr, lr]."""
+    lr = float(np.float32(lr))
+    if clr is None or clr.get('policy', 'cyclic') == 'cyclic':
+        lower = lr / (1. + float(np.float32(decay)) * k.astype(np.float64))
+        upper = lr if clr is None else clr['max_lr']
+    elif clr['policy'] == 'one_cycle':
+        lower = lr / clr.get('final_div_factor', 1e4) + 0. * k
+        upper = clr['max_lr']
+    else:
+        lower, upper = clr.get('alpha', 0.) * lr + 0. * k, lr
+    return lower, np.float32(upper)
+
+
 def check_invariants(lr, decay, clr, steps):
-    """The guarantee: finite, within [lr / (1 + decay * k), max_lr] (and
-    [base_momentum, max_momentum]), allowing float32's rounding: a relative
-    2**-20 at the lower bound, where decay's float32 division rounds, and
-    none at the upper; a lower bound below float32's normal range counts
-    as 0 (the graph flushes subnormals)."""
+    """The guarantee: finite, within the policy's bounds (and momentum
+    within [base_momentum, max_momentum]), allowing float32's rounding: a
+    relative 2**-20 at the lower bound (rounded once from float64) and none
+    at the upper; a lower bound below float32's normal range counts as 0
+    (the graph flushes subnormals)."""
     k = np.asarray(steps, np.int64)
     got, momentum = clr_schedule(k, lr, clr, decay=decay,
                                  return_momentum=True)
     assert got.dtype == np.float32 and np.all(np.isfinite(got))
-    lower = float(np.float32(lr)) / (1. + float(np.float32(decay)) *
-                                     k.astype(np.float64))
+    lower, upper = policy_bounds(lr, clr, k, decay)
     lower = np.where(lower < F32.tiny, 0., lower * (1 - 2. ** -20))
     assert np.all(got >= lower), (got, lower)
-    upper = np.float32(lr if clr is None else clr['max_lr'])
     assert np.all(got <= upper), (got, upper)
     if momentum is not None:
         assert np.all(np.isfinite(momentum))
@@ -1519,7 +1817,9 @@ def test_one_bad_value_is_refused_naming_its_key(settings_, key, data):
     if key in kwargs:
         kwargs[key] = bad
     else:
-        clr = dict(clr or {'max_lr': lr, 'step_size': 4})
+        if clr is None or clr.get('policy', 'cyclic') != 'cyclic':
+            clr = {'max_lr': lr, 'step_size': 4}   # these keys are cyclic's
+        clr = dict(clr)
         if key == 'gamma':
             clr['mode'] = 'exp_range'
         if key in ('base_momentum', 'max_momentum'):
@@ -1773,6 +2073,13 @@ def smoothed(losses, beta=0.98):
     pytest.param(lambda: SGD(lr=0.01, decay=0.5, clr=dict(
         max_lr=0.1, step_size=5, base_momentum=0.8, max_momentum=0.95)),
         lambda: stock.SGD(momentum=0.95), id='SGD-decay-cycling-momentum'),
+    pytest.param(lambda: SGD(lr=0.004, clr=dict(
+        policy='one_cycle', max_lr=0.1, total_steps=50, base_momentum=0.8,
+        max_momentum=0.9)), lambda: stock.SGD(momentum=0.9),
+        id='SGD-one_cycle-momentum'),
+    pytest.param(lambda: SGD(lr=0.01, clr=dict(
+        policy='cosine_restarts', first_decay_steps=7)), lambda: stock.SGD(),
+        id='SGD-cosine_restarts'),
 ])
 def test_range_test_applies_its_ramp(compiled, stock_twin):
     """The losses are those of a hand-run test at the ramp's rates, with no

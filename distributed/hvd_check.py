@@ -44,6 +44,11 @@ CASES = [
     (co.Adamax, dict(lr=0.002, clr=dict(max_lr=0.01, step_size=5,
                                         mode='exp_range', gamma=0.9))),
     (co.Nadam, dict(lr=0.002, clr=dict(max_lr=0.01, step_size=2))),
+    (co.SGD, dict(lr=0.004, clr=dict(policy='one_cycle', max_lr=0.1,
+                                     total_steps=12, base_momentum=0.85,
+                                     max_momentum=0.95))),
+    (co.RMSprop, dict(lr=0.001, clr=dict(policy='cosine_restarts',
+                                         first_decay_steps=3, m_mul=0.8))),
 ]
 BATCH, FIRST, SECOND = 4, 9, 7       # updates before and after the reload
 
@@ -82,7 +87,7 @@ def state_vector(model):
 
 def check(cls, kwargs, folder):
     K.clear_session()
-    name = cls.__qualname__
+    name = '%s_%s' % (cls.__name__, kwargs['clr'].get('policy', 'cyclic'))
     model = make_model(seed=hvd.rank())         # different until broadcast
     model.compile(optimizer=hvd.DistributedOptimizer(cls(**kwargs)),
                   loss='binary_crossentropy')
@@ -125,8 +130,9 @@ def main():
         except Exception:
             failed += 1
             status = 'FAILED\n' + traceback.format_exc()
-        print('rank %d/%d %s: %s' % (hvd.rank(), hvd.size(), cls.__qualname__,
-                                     status), flush=True)
+        print('rank %d/%d %s %s: %s' % (
+            hvd.rank(), hvd.size(), cls.__name__,
+            kwargs['clr'].get('policy', 'cyclic'), status), flush=True)
     if hvd.rank() == 0:
         print('horovod: %d passed, %d failed' % (passed, failed), flush=True)
     return 1 if failed else 0

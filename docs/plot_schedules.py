@@ -1,5 +1,6 @@
-"""Draws every CLR policy from `clr_schedule` (the numpy mirror of the graph)
-into docs/schedules.png. Run: `python docs/plot_schedules.py` (tox -e plots)."""
+"""Draws every policy from `clr_schedule` (the numpy mirror of the graph):
+the cyclic modes into docs/schedules.png, one-cycle and cosine restarts into
+docs/policies.png. Run: `python docs/plot_schedules.py` (tox -e plots)."""
 import os
 import sys
 
@@ -27,13 +28,31 @@ PANELS = [
 ]
 
 
-def main(path=os.path.join(HERE, 'schedules.png')):
-    fig, axes = plt.subplots(3, 2, figsize=(11, 9), sharex=True)
-    for ax, (title, lr, clr, decay) in zip(axes.ravel(), PANELS):
+POLICIES = [
+    ("policy='one_cycle' (cos), momentum 0.85..0.95, total_steps=6000", 0.0004,
+     dict(policy='one_cycle', max_lr=0.006, total_steps=6000,
+          base_momentum=0.85, max_momentum=0.95)),
+    ("one_cycle, three_phase=True, anneal_strategy='linear'", 0.0004,
+     dict(policy='one_cycle', max_lr=0.006, total_steps=6000,
+          three_phase=True, anneal_strategy='linear')),
+    ("policy='cosine_restarts', first_decay_steps=500, t_mul=2", 0.006,
+     dict(policy='cosine_restarts', first_decay_steps=500)),
+    ('cosine_restarts, t_mul=1, m_mul=0.8, alpha=0.1', 0.006,
+     dict(policy='cosine_restarts', first_decay_steps=1500, t_mul=1.,
+          m_mul=0.8, alpha=0.1)),
+]
+
+
+def draw(panels, path, title=None):
+    """One panel per (title, lr, clr, decay): the LR from clr_schedule and,
+    when it cycles, the momentum on the right axis."""
+    rows = (len(panels) + 1) // 2
+    fig, axes = plt.subplots(rows, 2, figsize=(11, 3 * rows), sharex=True)
+    for ax, (name, lr, clr, decay) in zip(axes.ravel(), panels):
         rates, momentum = clr_schedule(K_STEPS, lr, clr, decay=decay,
                                        return_momentum=True)
         ax.plot(K_STEPS, rates, color='C0')
-        ax.set_title(title, fontsize=10)
+        ax.set_title(name, fontsize=10)
         ax.set_ylabel('learning rate')
         ax.set_ylim(0, 0.0065)
         if momentum is not None:
@@ -42,12 +61,15 @@ def main(path=os.path.join(HERE, 'schedules.png')):
             twin.set_ylabel('momentum', color='C3')
     for ax in axes[-1]:
         ax.set_xlabel('update k')
-    fig.suptitle("clr_schedule(k, lr, clr, decay): lr=0.001, max_lr=0.006, "
-                 "step_size=1000 unless stated", fontsize=11)
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     print('wrote', path)
 
 
 if __name__ == '__main__':
-    main()
+    draw(PANELS, os.path.join(HERE, 'schedules.png'),
+         "clr_schedule(k, lr, clr, decay): lr=0.001, max_lr=0.006, "
+         "step_size=1000 unless stated")
+    draw([p + (0.0,) for p in POLICIES], os.path.join(HERE, 'policies.png'))

@@ -72,8 +72,8 @@ MUTANTS = [
            'ops.pow(ops.const(float(np.float32(spec.gamma))), c64)'),
     mutant('amplitude-float64', 'the amplitude max_lr - base is not '
            "rounded to float32 (the seed's printed rates need it)",
-           'value = start + ops.wide(ops.narrow(end - start)) * h',
-           'value = start + (end - start) * h'),
+           'start + ops.wide(ops.narrow(end - start)) * h',
+           'start + (end - start) * h'),
     mutant('window-float32', 'the window 1 - |r - 2f - 1| computed in '
            'float32 (rounds x near the base)',
            "r = ops.wide(c * state['inv_step_size'])",
@@ -113,6 +113,22 @@ MUTANTS = [
            'pairs = [(self.cycle_iterations, 0)]',
            'pairs = [(self.cycle_iterations,'
            ' K.get_value(self.cycle_iterations))]'),
+    mutant('one-cycle-no-hold', 'one-cycle extrapolates after total_steps',
+           'ops.const(0.)), ops.const(1.))', 'ops.const(0.)), ops.const(9.))'),
+    mutant('one-cycle-phase-end', "one-cycle's warm-up ends a step late",
+           'return (pct * total - 1, total - 1.)',
+           'return (pct * total, total - 1.)'),
+    mutant('one-cycle-third-phase-momentum', 'the third phase moves the '
+           'momentum', '(base, low, hi_m, hi_m)', '(base, low, lo_m, hi_m)'),
+    mutant('cosine-index-uncorrected', 'the restart index from the '
+           'logarithm is not corrected upwards',
+           'i = ops.where(start(i + one) <= t, i + one, i)', 'i = i'),
+    mutant('cosine-m_mul-ignored', 'm_mul is ignored',
+           'ops.pow(ops.const(spec.m_mul), i)', 'ops.pow(ops.const(1.), i)'),
+    mutant('decay-with-new-policies', 'decay is accepted with one_cycle and '
+           'cosine_restarts',
+           "if spec is not None and spec.policy != 'cyclic' and decay > 0:",
+           'if False:'),
     # The update rules.
     mutant('sgd-velocity-sign', 'SGD (explicit rule) adds the gradient',
            'v = momentum * m - lr * g  # velocity',
