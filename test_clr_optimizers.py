@@ -485,6 +485,39 @@ def test_cosine_restarts_literal_sequence():
     assert exact(lr, want) and len(m) == 0
 
 
+CYCLIC_LONG = [
+    pytest.param(0.01, {'max_lr': 0.06, 'step_size': 2000}, None,
+                 id='seed-triangular'),
+    pytest.param(0.001, {'max_lr': 0.3, 'step_size': 700, 'mode':
+                         'exp_range', 'gamma': 0.9996}, None,
+                 id='exp_range-gamma-0.9996'),
+    pytest.param(0.001, {'max_lr': 0.3, 'step_size': 1024, 'mode':
+                         'triangular2', 'base_momentum': 0.85,
+                         'max_momentum': 0.95}, None,
+                 id='triangular2-momentum'),
+    pytest.param(0.001, {'max_lr': 0.3, 'step_size': 300,
+                         'step_size_down': 1700}, 1e-4,
+                 id='asymmetric-decay'),
+]
+
+
+@pytest.mark.parametrize('lr,clr,decay', CYCLIC_LONG)
+def test_cyclic_policy_is_correctly_rounded_up_to_a_million_steps(lr, clr,
+                                                                   decay):
+    """Every 997th step and the first 30000 up to k = 10**6, against the
+    independent reference: half an ulp (with the seed's r rounding, which
+    strays from c / step_size by up to half an ulp of r: at k = 10**6 and
+    step_size 2000, r = 500 and the window's position moves by 3e-5)."""
+    k = np.unique(np.concatenate([np.arange(30000),
+                                  np.arange(0, 10 ** 6 + 1, 997)]))
+    got, got_m = clr_schedule(k, lr, clr, decay=decay or 0.,
+                              return_momentum=True)
+    want, want_m = ref_schedule(k, lr, clr, decay or 0.)
+    assert np.max(ulps(got, want)) <= HALF_ULP
+    if want_m is not None:
+        assert np.max(ulps(got_m, want_m)) <= HALF_ULP
+
+
 @pytest.mark.parametrize('lr,clr', POLICY_CASES)
 def test_policies_match_pytorch_and_tf_formulas_to_half_an_ulp(lr, clr):
     """Against PyTorch's OneCycleLR and TF's cosine_decay_restarts formulas
@@ -525,8 +558,7 @@ def test_cosine_restarts_agree_with_tf_cosine_decay_restarts(lr, clr):
     assert np.max(np.abs(theirs - ours)) <= 2. ** -21 * lr
 
 
-@pytest.mark.parametrize('cls', [SGD, Adam, RMSprop], ids=ids([SGD, Adam,
-                                                              RMSprop]))
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
 @pytest.mark.parametrize('lr,clr', [
     pytest.param(0.004, dict(ONE_CYCLE, total_steps=20), id='one_cycle'),
     pytest.param(0.004, dict(ONE_CYCLE, total_steps=12, pct_start=0.4,
@@ -535,7 +567,8 @@ def test_cosine_restarts_agree_with_tf_cosine_decay_restarts(lr, clr):
     pytest.param(0.001, dict(COSINE, first_decay_steps=3, m_mul=0.5,
                              alpha=0.1), id='cosine_restarts')])
 def test_policies_graph_equals_clr_schedule(cls, lr, clr):
-    if cls is RMSprop and 'base_momentum' in clr:
+    """Every optimizer applies the new policies' rates (and momentum)."""
+    if cls in WITHOUT_MOMENTUM and 'base_momentum' in clr:
         clr = {key: v for key, v in clr.items() if 'momentum' not in key}
     got, got_m = graph_trace(cls, clr, 30, lr=lr, batch_size=1)
     want, want_m = clr_schedule(np.arange(30), lr, clr, return_momentum=True)
@@ -1916,6 +1949,23 @@ def test_lr_logger_without_cycling_momentum_and_with_stock():
     model.compile(optimizer=stock.RMSprop(), loss='mse')
     with pytest.raises(TypeError, match='needs a clr_optimizers optimizer'):
         model.fit(x, y, batch_size=4, verbose=0, callbacks=[LRLogger()])
+
+
+def test_lr_logger_with_the_new_policies():
+    clr = dict(policy='one_cycle', max_lr=0.1, total_steps=8,
+               base_momentum=0.85, max_momentum=0.95)
+    model = make_model()
+    model.compile(optimizer=Nadam(lr=0.004, clr=clr), loss='mse')
+    x, y = make_data(40)
+    history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False,
+                        verbose=0, callbacks=[LRLogger()])
+    want_lr, want_m = clr_schedule(np.arange(20), 0.004, clr,
+                                   return_momentum=True)
+    assert history.history['lr'] == [float(want_lr[9]), float(want_lr[19])]
+    assert history.history['momentum'] == [float(want_m[9]),
+                                           float(want_m[19])]
+    # held at the end: lr (as the float32 it is held in) / final_div_factor
+    assert want_lr[19] == np.float32(float(np.float32(0.004)) / 1e4)
 
 
 def test_lr_logger_feeds_tensorboard(tmp_path):
