@@ -1673,6 +1673,30 @@ PROPERTY = settings(max_examples=EXAMPLES, deadline=None, database=None,
                     derandomize='CLR_HYPOTHESIS_EXAMPLES' not in os.environ)
 
 
+@pytest.mark.parametrize('lr,decay,clr,k,want,want_m', [
+    pytest.param(1e30, 1e30, None, 2 ** 31 - 2, 1e30 / (1 + 1e30 * (
+        2 ** 31 - 2)), None, id='decay-times-k-overflows-float32'),
+    pytest.param(1., 0., dict(policy='one_cycle', max_lr=1., total_steps=3,
+                              pct_start=0.5, anneal_strategy='linear',
+                              final_div_factor=1e30), 2, 1e-30, None,
+                 id='one_cycle-floor-1e-30'),
+    pytest.param(0., 0., dict(policy='one_cycle', max_lr=0., total_steps=3,
+                              pct_start=0.75, final_div_factor=1.,
+                              base_momentum=float(F32.tiny),
+                              max_momentum=float(F32.tiny)), 1, 0.,
+                 float(F32.tiny), id='one_cycle-momentum-smallest-normal'),
+])
+def test_examples_hypothesis_found(lr, decay, clr, k, want, want_m):
+    """Settings the property tests below found outside their bounds, fixed
+    (decay and the policies in float64, annealing exact at the ends, results
+    held within their bounds) and kept as regressions."""
+    got, got_m = clr_schedule([k], lr, clr, decay=decay,
+                              return_momentum=True)
+    assert got[0] == np.float32(want)
+    if want_m is not None:
+        assert got_m[0] == np.float32(want_m)
+
+
 # Steps to check: the start, around float32's integer limit and the end of
 # int32, plus random ones (each example draws its own).
 FIXED_STEPS = [0, 1, 2, 3, 4, 5, 7, 8, 1000, 2 ** 24 - 1, 2 ** 24,
