@@ -114,7 +114,7 @@ MUTANTS = [
            'pairs = [(self.cycle_iterations,'
            ' K.get_value(self.cycle_iterations))]'),
     mutant('one-cycle-no-hold', 'one-cycle extrapolates after total_steps',
-           'ops.const(0.)), ops.const(1.))', 'ops.const(0.)), ops.const(9.))'),
+           'ops.const(0.)), ops.const(1.))', 'ops.const(-9.)), ops.const(1.))'),
     mutant('one-cycle-phase-end', "one-cycle's warm-up ends a step late",
            'return (pct * total - 1, total - 1.)',
            'return (pct * total, total - 1.)'),
