@@ -45,6 +45,8 @@ from keras.legacy import interfaces
 from keras.utils.generic_utils import CustomObjectScope
 from keras.utils.generic_utils import get_custom_objects
 
+__version__ = '0.3.0'
+
 __all__ = ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam',
            'clr_schedule', 'custom_objects', 'register_scale_fn',
            'OptimizerStateError', 'LRLogger', 'AtomicModelCheckpoint',
@@ -846,6 +848,10 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         # rebuilds the optimizer, through from_config or a plain call
         # (horovod.keras.load_model calls the class with the config).
         state = {key: kwargs.pop(key) for key in _STATE_KEYS if key in kwargs}
+        self.fused = kwargs.pop('fused', True)
+        if not isinstance(self.fused, bool):
+            raise TypeError('fused=%r: expected True or False.'
+                            % (self.fused,))
         super(_CLROptimizer, self).__init__(**kwargs)
         self._spec = self._validate(learning_rate, clr, momentum, state)
         self.clr = None
@@ -1122,6 +1128,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
             config['cycle_iterations'] = float(
                 K.get_value(self.cycle_iterations))
         config['current_lr'] = float(K.get_value(self.current_lr))
+        config['fused'] = self.fused
         if self.cycles_momentum:
             config['current_momentum'] = float(
                 K.get_value(self.current_momentum))
@@ -1162,10 +1169,11 @@ def _param_update(param, new_value):
     return K.update(param, new_value)
 
 
-def _fusable(param, grad, *slots):
-    """Whether TensorFlow's fused training kernel may apply the update: a
-    dense gradient, resource variables, and no constraint to apply."""
-    return (isinstance(grad, tf.Tensor) and
+def _fusable(fused, param, grad, *slots):
+    """Whether TensorFlow's fused training kernel applies the update: asked
+    for (`fused`), a dense gradient, resource variables, and no constraint
+    to apply."""
+    return (fused and isinstance(grad, tf.Tensor) and
             getattr(param, 'constraint', None) is None and
             all(isinstance(v, resource_variable_ops.ResourceVariable)
                 for v in (param,) + slots))
@@ -1207,6 +1215,11 @@ class CLRSGD(_CLROptimizer):
         decay: float >= 0. Learning rate decay over each update: the base is
             `lr / (1 + decay * k)`; `max_lr` stays fixed (cyclic policy
             only).
+        fused: boolean. Whether to apply the update with TensorFlow's
+            fused training kernels (one pass over each parameter; equal to
+            the rule up to float32 rounding, see the README). Parameters
+            with a sparse gradient or a constraint, or that are not
+            resource variables, always get the rule op by op.
 
     # References
         - [Cyclical Learning Rates for Training Neural Networks](
@@ -1229,12 +1242,14 @@ class CLRSGD(_CLROptimizer):
         moments, = self._slots(params, 'moment')
         updates = []
         for p, g, m in zip(params, grads, moments):
-            if not self.nesterov and _fusable(p, g, m):
-                # The rule below in one kernel, to the bit: m = momentum * m
-                # - lr * g; p = p + m.
+            if _fusable(self.fused, p, g, m):
+                # The rule below in one kernel: m = momentum * m - lr * g,
+                # then p = p + m (to the bit), or with Nesterov p = p +
+                # (momentum * m - lr * g) (Keras adds the two terms to p
+                # one at a time: within an ulp of p).
                 updates.append(training_ops.resource_apply_keras_momentum(
                     p.handle, m.handle, lr, g, momentum, use_locking=False,
-                    use_nesterov=False))
+                    use_nesterov=self.nesterov))
                 continue
             v = momentum * m - lr * g  # velocity
             updates.append(K.update(m, v))
@@ -1269,6 +1284,11 @@ class CLRRMSprop(_CLROptimizer):
         decay: float >= 0. Learning rate decay over each update: the base is
             `lr / (1 + decay * k)`; `max_lr` stays fixed (cyclic policy
             only).
+        fused: boolean. Whether to apply the update with TensorFlow's
+            fused training kernels (one pass over each parameter; equal to
+            the rule up to float32 rounding, see the README). Parameters
+            with a sparse gradient or a constraint, or that are not
+            resource variables, always get the rule op by op.
 
     # References
         - [rmsprop: Divide the gradient by a running average of its recent
@@ -1280,7 +1300,7 @@ class CLRRMSprop(_CLROptimizer):
     def __init__(self, learning_rate=0.001, rho=0.9, clr=None, **kwargs):
         self.epsilon = _epsilon(kwargs)
         super(CLRRMSprop, self).__init__(learning_rate, clr, **kwargs)
-        _rho(rho)
+        self._rho_value = _rho(rho)
         with K.name_scope(type(self).__name__):
             self.rho = K.variable(rho, name='rho')
 
@@ -1293,8 +1313,22 @@ class CLRRMSprop(_CLROptimizer):
         accumulators, = self._slots(params, 'accumulator')
         rho = _read(self.rho)
         one_minus_rho = 1. - rho      # the same for every parameter
+        # The fused route below: with s = sqrt(1 - rho), Adagrad's kernel
+        # on a * rho, the gradient g * s and the rate lr / s computes
+        # a = rho * a + (1 - rho) * g**2; p = p - lr * g / (sqrt(a) + eps).
+        # (It needs 1 - rho > 0; the constructor's rho decides.)
+        via_adagrad = self._rho_value < 1
+        s = K.sqrt(one_minus_rho)
+        lr_over_s, epsilon = lr / s, K.constant(self.epsilon)
         updates = []
         for p, g, a in zip(params, grads, accumulators):
+            if via_adagrad and _fusable(self.fused, p, g, a):
+                decayed = K.update(a, rho * a)
+                with tf.control_dependencies([decayed]):
+                    updates.append(training_ops.resource_apply_adagrad_v2(
+                        p.handle, a.handle, lr_over_s, epsilon, g * s,
+                        use_locking=False))
+                continue
             new_a = rho * a + one_minus_rho * K.square(g)
             updates.append(K.update(a, new_a))
             new_p = p - lr * g / (K.sqrt(new_a) + self.epsilon)
@@ -1325,6 +1359,11 @@ class CLRAdagrad(_CLROptimizer):
         decay: float >= 0. Learning rate decay over each update: the base is
             `lr / (1 + decay * k)`; `max_lr` stays fixed (cyclic policy
             only).
+        fused: boolean. Whether to apply the update with TensorFlow's
+            fused training kernels (one pass over each parameter; equal to
+            the rule up to float32 rounding, see the README). Parameters
+            with a sparse gradient or a constraint, or that are not
+            resource variables, always get the rule op by op.
 
     # References
         - [Adaptive Subgradient Methods for Online Learning and Stochastic
@@ -1347,7 +1386,7 @@ class CLRAdagrad(_CLROptimizer):
         updates = []
         epsilon = K.constant(self.epsilon)
         for p, g, a in zip(params, grads, accumulators):
-            if _fusable(p, g, a):
+            if _fusable(self.fused, p, g, a):
                 # The rule below in one kernel, to the bit: a = a + g**2;
                 # p = p - lr * g / (sqrt(a) + epsilon).
                 updates.append(training_ops.resource_apply_adagrad_v2(
@@ -1384,6 +1423,11 @@ class CLRAdadelta(_CLROptimizer):
         decay: float >= 0. Learning rate decay over each update: the base is
             `lr / (1 + decay * k)`; `max_lr` stays fixed (cyclic policy
             only).
+        fused: boolean. Whether to apply the update with TensorFlow's
+            fused training kernels (one pass over each parameter; equal to
+            the rule up to float32 rounding, see the README). Parameters
+            with a sparse gradient or a constraint, or that are not
+            resource variables, always get the rule op by op.
 
     # References
         - [Adadelta - an adaptive learning rate method](
@@ -1407,8 +1451,16 @@ class CLRAdadelta(_CLROptimizer):
         accumulators, delta_accumulators = self._slots(
             params, 'accumulator', 'delta_accumulator')
         updates = []
+        epsilon = K.constant(self.epsilon)
         for p, g, a, d_a in zip(params, grads, accumulators,
                                 delta_accumulators):
+            if _fusable(self.fused, p, g, a, d_a):
+                # The rule below in one kernel (1 / sqrt(new_a + epsilon) as
+                # a reciprocal square root).
+                updates.append(training_ops.resource_apply_adadelta(
+                    p.handle, a.handle, d_a.handle, lr, self.rho, epsilon, g,
+                    use_locking=False))
+                continue
             new_a = self.rho * a + (1. - self.rho) * K.square(g)
             updates.append(K.update(a, new_a))
             # the new accumulator and the *old* delta accumulator
@@ -1470,6 +1522,11 @@ class CLRAdam(_AdamFamily):
         decay: float >= 0. Learning rate decay over each update: the base is
             `lr / (1 + decay * k)`; `max_lr` stays fixed (cyclic policy
             only).
+        fused: boolean. Whether to apply the update with TensorFlow's
+            fused training kernels (one pass over each parameter; equal to
+            the rule up to float32 rounding, see the README). Parameters
+            with a sparse gradient or a constraint, or that are not
+            resource variables, always get the rule op by op.
 
     # References
         - [Adam - A Method for Stochastic Optimization](
@@ -1493,15 +1550,32 @@ class CLRAdam(_AdamFamily):
         step = self._begin_update(grads, params)
         lr, beta_1, beta_2 = step.lr, step.momentum, _read(self.beta_2)
         t = step.k + 1
-        lr_t = lr * (K.sqrt(1. - K.pow(beta_2, t)) /
-                     (1. - K.pow(beta_1, t)))
+        beta_1_t, beta_2_t = K.pow(beta_1, t), K.pow(beta_2, t)
+        lr_t = lr * (K.sqrt(1. - beta_2_t) / (1. - beta_1_t))
         one_minus_beta_1, one_minus_beta_2 = 1. - beta_1, 1. - beta_2
         slots = self._slots(params, 'm', 'v', *(['vhat'] if self.amsgrad
                                                else []))
         ms, vs = slots[:2]
         vhats = slots[2] if self.amsgrad else []
+        epsilon = K.constant(self.epsilon)
         updates = []
         for i, (p, g, m, v) in enumerate(zip(params, grads, ms, vs)):
+            if self.amsgrad and _fusable(self.fused, p, g, m, v, vhats[i]):
+                # The amsgrad rule below in one kernel, which forms lr_t
+                # from lr, beta_1**t and beta_2**t as above and writes
+                # m_t as m + (g - m) * (1 - beta_1) (v_t likewise).
+                updates.append(
+                    training_ops.resource_apply_adam_with_amsgrad(
+                        p.handle, m.handle, v.handle, vhats[i].handle,
+                        beta_1_t, beta_2_t, lr, beta_1, beta_2, epsilon, g,
+                        use_locking=False))
+                continue
+            if not self.amsgrad and _fusable(self.fused, p, g, m, v):
+                # The rule below in one kernel, as for amsgrad.
+                updates.append(training_ops.resource_apply_adam(
+                    p.handle, m.handle, v.handle, beta_1_t, beta_2_t, lr,
+                    beta_1, beta_2, epsilon, g, use_locking=False))
+                continue
             m_t = (beta_1 * m) + one_minus_beta_1 * g
             v_t = (beta_2 * v) + one_minus_beta_2 * K.square(g)
             if self.amsgrad:
@@ -1541,6 +1615,11 @@ class CLRAdamax(_AdamFamily):
         decay: float >= 0. Learning rate decay over each update: the base is
             `lr / (1 + decay * k)`; `max_lr` stays fixed (cyclic policy
             only).
+        fused: boolean. Whether to apply the update with TensorFlow's
+            fused training kernels (one pass over each parameter; equal to
+            the rule up to float32 rounding, see the README). Parameters
+            with a sparse gradient or a constraint, or that are not
+            resource variables, always get the rule op by op.
 
     # References
         - [Adam - A Method for Stochastic Optimization](
@@ -1561,11 +1640,21 @@ class CLRAdamax(_AdamFamily):
         step = self._begin_update(grads, params)
         lr, beta_1, beta_2 = step.lr, step.momentum, _read(self.beta_2)
         t = step.k + 1
-        lr_t = lr / (1. - K.pow(beta_1, t))
+        beta_1_t = K.pow(beta_1, t)
+        lr_t = lr / (1. - beta_1_t)
         one_minus_beta_1 = 1. - beta_1
         ms, us = self._slots(params, 'm', 'u')
+        epsilon = K.constant(self.epsilon)
         updates = []
         for p, g, m, u in zip(params, grads, ms, us):
+            if _fusable(self.fused, p, g, m, u):
+                # The rule below in one kernel, which forms lr_t from lr
+                # and beta_1**t as above and writes m_t as m + (g - m) *
+                # (1 - beta_1).
+                updates.append(training_ops.resource_apply_ada_max(
+                    p.handle, m.handle, u.handle, beta_1_t, lr, beta_1,
+                    beta_2, epsilon, g, use_locking=False))
+                continue
             m_t = (beta_1 * m) + one_minus_beta_1 * g
             u_t = K.maximum(beta_2 * u, K.abs(g))
             p_t = p - lr_t * m_t / (u_t + self.epsilon)
@@ -1599,6 +1688,11 @@ class CLRNadam(_AdamFamily):
         decay: float >= 0. Learning rate decay over each update: the base is
             `lr / (1 + decay * k)`; `max_lr` stays fixed (cyclic policy
             only).
+        fused: boolean. Whether to apply the update with TensorFlow's
+            fused training kernels (one pass over each parameter; equal to
+            the rule up to float32 rounding, see the README). Parameters
+            with a sparse gradient or a constraint, or that are not
+            resource variables, always get the rule op by op.
 
     # References
         - [Nadam report](http://cs229.stanford.edu/proj2015/054_report.pdf)
@@ -1639,8 +1733,27 @@ class CLRNadam(_AdamFamily):
         one_minus_cache_t = 1. - momentum_cache_t
         one_minus_beta_1, one_minus_beta_2 = 1. - beta_1, 1. - beta_2
         ms, vs = self._slots(params, 'm', 'v', extra=[self.m_schedule])
+        # The fused route below: as sqrt(v_t / v_scale) + epsilon equals
+        # (sqrt(v_t) + epsilon * r) / r with r = sqrt(v_scale), the step is
+        # g_coef * g + m_coef * m_t over sqrt(v_t) + epsilon * r.
+        r = K.sqrt(v_scale)
+        g_coef = lr * r * one_minus_cache_t / g_scale
+        m_coef = lr * r * momentum_cache_t_1 / m_scale
+        epsilon_r, zero = self.epsilon * r, K.constant(0.)
         updates = []
         for p, g, m, v in zip(params, grads, ms, vs):
+            if _fusable(self.fused, p, g, m, v):
+                # Adam's kernel, with beta_1**t = beta_2**t = 0 (so that
+                # its rate is m_coef), writes m_t and v_t as below and
+                # takes the m_t term; then the g term, from v_t.
+                adam = training_ops.resource_apply_adam(
+                    p.handle, m.handle, v.handle, zero, zero, m_coef,
+                    beta_1, beta_2, epsilon_r, g, use_locking=False)
+                with tf.control_dependencies([adam]):
+                    v_t = v.read_value()
+                    updates.append(p.assign_sub(
+                        g_coef * g / (K.sqrt(v_t) + epsilon_r)))
+                continue
             g_prime = g / g_scale
             m_t = beta_1 * m + one_minus_beta_1 * g
             m_t_prime = m_t / m_scale
@@ -1774,6 +1887,44 @@ class AtomicModelCheckpoint(keras_callbacks.ModelCheckpoint):
 # Choosing the bounds: the LR range test (Smith, 2017, section 3.3).
 # ---------------------------------------------------------------------------
 
+def _lowest_loss(lrs, smoothed):
+    """The lowest smoothed loss: where the loss stops falling."""
+    finite = np.where(np.isfinite(smoothed), smoothed, np.inf)
+    i = int(np.argmin(finite))
+    return i if i > 0 else None
+
+
+def _valley(lrs, smoothed):
+    """The middle of the longest stretch over which the smoothed loss falls
+    at every update."""
+    best, start = (0, 0), 0
+    for i in range(1, len(smoothed)):
+        if not smoothed[i] < smoothed[i - 1]:
+            start = i
+        elif i - start > best[1] - best[0]:
+            best = (start, i)
+    return (best[0] + best[1] + 1) // 2 if best[1] > best[0] else None
+
+
+def _steepest(lrs, smoothed):
+    """The start of the steepest fall of the smoothed loss per unit of
+    log learning rate, on the way down to its lowest value (a fall after
+    it is a recovery from a spike, not learning)."""
+    lowest = _lowest_loss(lrs, smoothed)
+    if lowest is None:
+        return None
+    slope = (np.diff(smoothed[:lowest + 1]) /
+             np.diff(np.log(np.asarray(lrs[:lowest + 1], np.float64))))
+    i = int(np.argmin(slope))
+    return i if slope[i] < 0 else None
+
+
+# suggest= rules: each picks max_lr's update from the smoothed loss curve.
+_SUGGEST = collections.OrderedDict([('lowest_loss', _lowest_loss),
+                                    ('valley', _valley),
+                                    ('steepest', _steepest)])
+
+
 class LRRangeTestResult(object):
     """What `lr_range_test` measured.
 
@@ -1782,34 +1933,51 @@ class LRRangeTestResult(object):
         loss: array, the training loss each update computed.
         smoothed_loss: array, the bias-corrected exponential moving average
             of `loss` (the curve the bounds are read from).
-        suggested_bounds: (base_lr, max_lr), or None when the loss never
-            fell below its first value.
+        suggested_bounds: (base_lr, max_lr) by the `suggest` rule, or None
+            when the rule finds no fall in the loss.
+        suggestions: dict, (base_lr, max_lr) (or None) by every rule.
+        suggest: the rule of `suggested_bounds`.
         stopped_early: True when the loss exploded before `steps` updates.
         mode: 'linear' or 'exponential'.
     """
 
-    def __init__(self, lr, loss, smoothed_loss, suggested_bounds,
-                 stopped_early, mode):
+    def __init__(self, lr, loss, smoothed_loss, suggest, stopped_early,
+                 mode):
         self.lr = np.asarray(lr, np.float32)
         self.loss = np.asarray(loss)
         self.smoothed_loss = np.asarray(smoothed_loss)
-        self.suggested_bounds = suggested_bounds
+        self.suggestions = collections.OrderedDict()
+        for name, rule in _SUGGEST.items():
+            i = rule(self.lr, self.smoothed_loss)
+            self.suggestions[name] = (None if i is None else
+                                      (float(self.lr[i]) / 4.,
+                                       float(self.lr[i])))
+        self.suggest = suggest
+        self.suggested_bounds = self.suggestions[suggest]
         self.stopped_early = stopped_early
         self.mode = mode
 
     def plot(self, ax=None):
-        """Plots loss against learning rate with the suggested bounds marked.
+        """Plots loss against learning rate; marks each rule's max_lr on the
+        smoothed curve and the `suggest` rule's bounds with dashed lines.
 
-        Needs matplotlib (an optional dependency). Returns the axes.
+        Needs matplotlib (the `plots` extra). Returns the axes.
         """
         import matplotlib.pyplot as plt
         if ax is None:
             ax = plt.figure(figsize=(6, 4)).gca()
         ax.plot(self.lr, self.loss, color='0.75', linewidth=1, label='loss')
         ax.plot(self.lr, self.smoothed_loss, color='C0', label='smoothed loss')
+        for (name, bounds), marker in zip(self.suggestions.items(), 'oDs'):
+            if bounds is not None:
+                i = int(np.nonzero(self.lr == np.float32(bounds[1]))[0][0])
+                ax.plot(self.lr[i], self.smoothed_loss[i], marker, color='C3'
+                        if name == self.suggest else 'k', markersize=6,
+                        fillstyle='none', label='%s: max_lr=%.3g'
+                        % (name, bounds[1]))
         if self.suggested_bounds is not None:
             for value, name in zip(self.suggested_bounds, ('base_lr', 'max_lr')):
-                ax.axvline(value, color='C3', linestyle='--')
+                ax.axvline(value, color='C3', linestyle='--', linewidth=1)
                 ax.annotate('%s=%.3g' % (name, value), (value, ax.get_ylim()[1]),
                             rotation=90, va='top', ha='right', fontsize=8)
         if self.mode == 'exponential':
@@ -1821,20 +1989,39 @@ class LRRangeTestResult(object):
 
 
 def lr_range_test(model, x, y, min_lr, max_lr, steps, batch_size=32,
-                  mode='linear', beta=0.98, explode=4.0):
+                  mode='exponential', suggest='lowest_loss', shuffle=True,
+                  seed=0,
+                  beta=0.98, explode=4.0):
     """Runs Smith's LR range test on a copy of a compiled model.
 
     The learning rate rises from `min_lr` to `max_lr` over `steps` updates
-    (linearly, or geometrically with `mode='exponential'`) on consecutive
-    batches of `x`, `y` (wrapping around), using the class of the model's
-    compiled optimizer with its other settings (no decay, no cycle; a
-    cycling momentum is held at its `max_momentum`). The loss of each update
-    is recorded; the test stops early when the loss is NaN or infinite, or
-    when the smoothed loss exceeds `explode` times its best value.
+    (geometrically, or with `mode='linear'` linearly) on batches of `x`,
+    `y`, using the class of the model's compiled optimizer with its other
+    settings (no decay, no cycle; a cycling momentum is held at its
+    `max_momentum`). The loss of each update is recorded; the test stops
+    early when the loss is NaN or infinite, or when the smoothed loss
+    exceeds `explode` times its best value.
 
-    Suggested bounds: `max_lr` is the learning rate of the lowest smoothed
-    loss (where the loss stops falling) and `base_lr = max_lr / 4`, the rule
-    of thumb of Smith (2017, section 3.3): base_lr "1/3 or 1/4 of max_lr".
+    Batch order: with `shuffle`, each pass over the data takes the rows in
+    the order of `np.random.RandomState(seed).permutation(len(x))` (a new
+    permutation of the same generator for each further pass), in batches
+    of `batch_size` (the last one shorter); otherwise in the given order.
+    The same data and seed give the same batches, hence the same bounds
+    (layers with randomness of their own, such as Dropout, draw from
+    TensorFlow's seed).
+
+    Suggested bounds: a rule picks `max_lr` on the smoothed loss curve, and
+    `base_lr = max_lr / 4`, Smith's (2017, section 3.3) base_lr "1/3 or
+    1/4 of max_lr". Rules (`suggest`):
+        'lowest_loss': the lowest smoothed loss, where the loss stops
+            falling (the default: it gave the best CLR bounds of the three
+            on the digits comparison in the README);
+        'valley': the middle of the longest stretch over which the smoothed
+            loss falls at every update (after fastai's `valley`);
+        'steepest': the steepest fall of the smoothed loss per unit of
+            log learning rate, before its lowest value.
+    `result.suggestions` holds every rule's bounds; `result.plot()` marks
+    them.
 
     The model itself is not trained: the test runs on a clone, so the
     model's weights and optimizer state afterwards are exactly those before.
@@ -1845,7 +2032,10 @@ def lr_range_test(model, x, y, min_lr, max_lr, steps, batch_size=32,
         min_lr, max_lr: float, 0 < min_lr < max_lr.
         steps: int >= 2, the number of updates.
         batch_size: int >= 1.
-        mode: 'linear' or 'exponential'.
+        mode: 'exponential' (default) or 'linear'.
+        suggest: 'lowest_loss' (default), 'valley' or 'steepest'.
+        shuffle: boolean (default True), batches from a seeded permutation.
+        seed: int (default 0), the permutation's seed.
         beta: float in [0, 1), the smoothing of the loss curve.
         explode: float > 1, the divergence threshold.
 
@@ -1857,18 +2047,23 @@ def lr_range_test(model, x, y, min_lr, max_lr, steps, batch_size=32,
            https://arxiv.org/abs/1506.01186)
     """
     from keras.models import clone_model
-    min_lr = _number('min_lr', min_lr, '> 0', lambda v: v > 0)
+    min_lr = _number('min_lr', min_lr, '> 0 (the ramp starts there; an '
+                     'exponential ramp cannot start at 0)', lambda v: v > 0)
     max_lr = _number('max_lr', max_lr, '> min_lr (%r)' % min_lr,
                      lambda v: v > min_lr)
     _number('beta', beta, 'in [0, 1)', lambda v: 0 <= v < 1)
     _number('explode', explode, '> 1', lambda v: v > 1)
-    for name, value in (('steps', steps), ('batch_size', batch_size)):
+    for name, value in (('steps', steps), ('batch_size', batch_size),
+                        ('seed', seed)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise TypeError('%s must be an int; got %r.' % (name, value))
-    if steps < 2 or batch_size < 1:
-        raise ValueError('steps must be >= 2 and batch_size >= 1; got '
-                         'steps=%r, batch_size=%r.' % (steps, batch_size))
+    if steps < 2 or batch_size < 1 or seed < 0:
+        raise ValueError('steps must be >= 2, batch_size >= 1 and seed >= 0; '
+                         'got steps=%r, batch_size=%r, seed=%r.'
+                         % (steps, batch_size, seed))
     _choice('mode', mode, ('linear', 'exponential'))
+    _choice('suggest', suggest, tuple(_SUGGEST))
+    _flag('shuffle', shuffle)
     optimizer = getattr(model, 'optimizer', None)
     if optimizer is None:
         raise ValueError('lr_range_test needs a compiled model.')
@@ -1889,12 +2084,11 @@ def lr_range_test(model, x, y, min_lr, max_lr, steps, batch_size=32,
     else:
         rates = min_lr * (max_lr / min_lr) ** fraction
     rates = rates.astype(np.float32)
-    rows = len(x)
+    batches = _batches(len(x), batch_size, shuffle, seed)
     lrs, losses, smoothed = [], [], []
     average, best, stopped = 0., np.inf, False
     for i, rate in enumerate(rates):
-        start = (i * batch_size) % rows
-        index = np.arange(start, start + batch_size) % rows
+        index = next(batches)
         K.set_value(probe.optimizer.lr, rate)
         loss = probe.train_on_batch(x[index], y[index])
         loss = float(np.ravel(loss)[0])
@@ -1907,9 +2101,13 @@ def lr_range_test(model, x, y, min_lr, max_lr, steps, batch_size=32,
             stopped = True
             break
         best = min(best, smooth)
-    finite = [s if math.isfinite(s) else np.inf for s in smoothed]
-    lowest = int(np.argmin(finite))
-    bounds = None
-    if lowest > 0:
-        bounds = (float(lrs[lowest]) / 4., float(lrs[lowest]))
-    return LRRangeTestResult(lrs, losses, smoothed, bounds, stopped, mode)
+    return LRRangeTestResult(lrs, losses, smoothed, suggest, stopped, mode)
+
+
+def _batches(rows, batch_size, shuffle, seed):
+    """The range test's batches of row indices, pass after pass."""
+    rng = np.random.RandomState(seed)
+    while True:
+        order = rng.permutation(rows) if shuffle else np.arange(rows)
+        for start in range(0, rows, batch_size):
+            yield order[start:start + batch_size]

@@ -139,8 +139,39 @@ MUTANTS = [
            'new_a = rho * a + one_minus_rho * K.square(g)',
            'new_a = rho * a + one_minus_rho * K.abs(g)'),
     mutant('adagrad-fused-epsilon', 'the fused Adagrad kernel gets 10x '
-           'epsilon', 'epsilon = K.constant(self.epsilon)',
-           'epsilon = K.constant(self.epsilon * 10)'),
+           'epsilon', 'p.handle, a.handle, lr, epsilon, g, use_locking',
+           'p.handle, a.handle, lr, epsilon * 10, g, use_locking'),
+    mutant('rmsprop-fused-no-decay', "RMSprop's fused route does not decay "
+           'the accumulator', 'decayed = K.update(a, rho * a)',
+           'decayed = K.update(a, a)'),
+    mutant('rmsprop-fused-rate', "RMSprop's fused route applies lr, not "
+           'lr / sqrt(1 - rho)',
+           'lr_over_s, epsilon = lr / s, K.constant(self.epsilon)',
+           'lr_over_s, epsilon = lr, K.constant(self.epsilon)'),
+    mutant('adadelta-fused-epsilon', "Adadelta's kernel gets 10x epsilon",
+           'd_a.handle, lr, self.rho, epsilon, g,',
+           'd_a.handle, lr, self.rho, epsilon * 10, g,'),
+    mutant('adam-fused-beta-powers', "Adam's kernel gets beta_1**t and "
+           'beta_2**t swapped',
+           'p.handle, m.handle, v.handle, beta_1_t, beta_2_t, lr,',
+           'p.handle, m.handle, v.handle, beta_2_t, beta_1_t, lr,'),
+    mutant('adam-amsgrad-fused-epsilon', "Adam's amsgrad kernel gets 10x "
+           'epsilon', 'beta_1_t, beta_2_t, lr, beta_1, beta_2, epsilon, g,\n',
+           'beta_1_t, beta_2_t, lr, beta_1, beta_2, epsilon * 10, g,\n'),
+    mutant('adamax-fused-no-bias-correction', "Adamax's kernel without "
+           '1 / (1 - beta_1**t)', 'u.handle, beta_1_t, lr,',
+           'u.handle, beta_1_t * 0., lr,'),
+    mutant('nadam-fused-g-term-dropped', "Nadam's fused route drops the "
+           'gradient term', 'g_coef * g / (K.sqrt(v_t) + epsilon_r)',
+           '0. * g'),
+    mutant('nadam-fused-epsilon', "Nadam's fused route with epsilon 1e-4",
+           'epsilon_r, zero = self.epsilon * r, K.constant(0.)',
+           'epsilon_r, zero = 1e-4 * r, K.constant(0.)'),
+    mutant('sgd-nesterov-fused-plain', "SGD's kernel drops Nesterov",
+           'use_nesterov=self.nesterov', 'use_nesterov=False'),
+    mutant('fused-never', 'the fused kernels are never used (slow)',
+           'return (fused and isinstance(grad, tf.Tensor) and',
+           'return (False and isinstance(grad, tf.Tensor) and'),
     mutant('adadelta-old-accumulator', 'Adadelta divides by the old '
            'accumulator',
            'update = g * K.sqrt(d_a + self.epsilon) / K.sqrt(new_a + '
@@ -151,8 +182,8 @@ MUTANTS = [
            'p_t = p - lr_t * m_t / (K.sqrt(v_t) + self.epsilon)',
            'p_t = p - lr_t * m_t / K.sqrt(v_t + self.epsilon)'),
     mutant('adam-bias-correction-t', 'Adam corrects with t = k + 2',
-           "        t = step.k + 1\n        lr_t = lr * (K.sqrt(",
-           "        t = step.k + 2\n        lr_t = lr * (K.sqrt("),
+           'beta_1_t, beta_2_t = K.pow(beta_1, t), K.pow(beta_2, t)',
+           'beta_1_t, beta_2_t = K.pow(beta_1, t + 1), K.pow(beta_2, t + 1)'),
     mutant('adam-amsgrad-ignored', 'amsgrad divides by v, not max(vhat, v)',
            'p_t = p - lr_t * m_t / (K.sqrt(vhat_t) + self.epsilon)',
            'p_t = p - lr_t * m_t / (K.sqrt(v_t) + self.epsilon)'),
@@ -160,7 +191,7 @@ MUTANTS = [
            'p_t = p - lr_t * m_t / (u_t + self.epsilon)',
            'p_t = p - lr_t * m_t / (u_t + 1e-4)'),
     mutant('adamax-no-bias-correction', 'Adamax without 1 / (1 - beta_1**t)',
-           'lr_t = lr / (1. - K.pow(beta_1, t))', 'lr_t = lr'),
+           'lr_t = lr / (1. - beta_1_t)', 'lr_t = lr'),
     mutant('nadam-epsilon', "Nadam's epsilon is 1e-4",
            'p_t = p - lr * m_t_bar / (K.sqrt(v_t_prime) + self.epsilon)',
            'p_t = p - lr * m_t_bar / (K.sqrt(v_t_prime) + 1e-4)'),
@@ -215,9 +246,29 @@ MUTANTS = [
            'bias-corrected', 'smooth = average / (1 - beta ** (i + 1))',
            'smooth = average'),
     mutant('range-test-base-third', 'the suggested base is max_lr / 3',
-           'bounds = (float(lrs[lowest]) / 4., float(lrs[lowest]))',
-           'bounds = (float(lrs[lowest]) / 3., float(lrs[lowest]))'),
+           '(float(self.lr[i]) / 4.,', '(float(self.lr[i]) / 3.,'),
+    mutant('range-test-valley-end', "'valley' picks the end of the "
+           'stretch', 'return (best[0] + best[1] + 1) // 2 if',
+           'return best[1] if'),
+    mutant('range-test-steepest-rise', "'steepest' picks the steepest rise",
+           'i = int(np.argmin(slope))', 'i = int(np.argmax(slope))'),
+    mutant('range-test-steepest-after-lowest', "'steepest' also searches "
+           'after the lowest loss',
+           '    lowest = _lowest_loss(lrs, smoothed)\n    if lowest is None:',
+           '    lowest = _lowest_loss(lrs, smoothed) and len(smoothed) - 1\n'
+           '    if lowest is None:'),
+    mutant('range-test-seed-ignored', 'the batch order ignores the seed',
+           'rng = np.random.RandomState(seed)',
+           'rng = np.random.RandomState(0)'),
+    mutant('range-test-suggest-ignored', 'suggested_bounds ignores suggest',
+           'self.suggested_bounds = self.suggestions[suggest]',
+           "self.suggested_bounds = self.suggestions['lowest_loss']"),
     # The seed check.
+    mutant('seed-check-late', 'check_seed.py checks a cell only after '
+           'the whole notebook ran (no progress)',
+           "        lines = check_printed(cell_index, cell, self.seed_cells[cell_index])",
+           "        lines = len(self.seed_cells[cell_index][2])",
+           path=os.path.join('notebooks', 'check_seed.py')),
     mutant('seed-copy-unchecked', 'check_seed.py accepts any seed copy',
            '    if got != want:\n        at = next(',
            '    if False:\n        at = next(',

@@ -1,0 +1,261 @@
+"""Benchmark: the seven optimizers on real models, against stock Keras and
+TensorFlow's own (fused) optimizers.
+
+Models: an MLP 512 -> 2048 -> 2048 -> 10 (5,267,466 parameters) and a small
+convnet (32x32x3 -> conv 3x3x32 -> conv 3x3x64 -> max-pool -> dense 128 ->
+10; 1,625,866 parameters). For each model, batch size and optimizer, four
+variants run interleaved in one process:
+
+    stock   keras.optimizers.<Name>
+    none    clr_optimizers.<Name>, clr=None
+    clr     clr_optimizers.<Name>, clr={'max_lr': 6 * lr, 'step_size': 2000}
+    native  keras.optimizers.TFOptimizer(<TensorFlow's optimizer>), where
+            TensorFlow 1.15 has one with the same rule family (NATIVE below;
+            Nadam has none: tf.contrib's NadamOptimizer is Adam with a
+            Nesterov step, not Keras's Nadam)
+
+Two timings per variant and round:
+
+    step    one `fit` of --steps updates, per update (forward, backward,
+            update and Keras's loop)
+    update  the update alone: the optimizer's ops applied to fixed,
+            precomputed gradients held in variables (session runs of the
+            update op only)
+
+A ratio is the median over rounds of the within-round ratio of two
+variants, so that the machine's drift between rounds cancels; the spread is
+the smallest and largest within-round ratio. Also reports each variant's
+optimizer memory in float32 elements per model parameter. Writes JSON
+(default benchmarks/results/real.json) and prints Markdown tables.
+
+    python benchmarks/bench_real.py                  # tox -e bench-real
+    python benchmarks/bench_real.py --models mlp --batch-sizes 32 \\
+        --optimizers Adam --steps 5 --reps 2         # a quick look
+"""
+from __future__ import print_function
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+warnings.filterwarnings('ignore')
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import keras  # noqa: E402
+import keras.optimizers as stock  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import backend as K  # noqa: E402
+from keras import layers  # noqa: E402
+
+import clr_optimizers as co  # noqa: E402
+from bench_clr import machine  # noqa: E402
+
+NAMES = ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam']
+VARIANTS = ['stock', 'none', 'clr', 'native']
+# Keras's default learning rates; SGD with momentum 0.9 (its common use).
+LR = {'SGD': 0.01, 'RMSprop': 0.001, 'Adagrad': 0.01, 'Adadelta': 1.0,
+      'Adam': 0.001, 'Adamax': 0.002, 'Nadam': 0.002}
+KWARGS = {'SGD': {'momentum': 0.9}}
+
+
+def _adamax(lr):
+    from tensorflow.contrib.opt import AdaMaxOptimizer
+    return AdaMaxOptimizer(lr, epsilon=1e-7)
+
+
+# TensorFlow's optimizer of the same family, each one fused kernel per
+# parameter. RMSProp puts epsilon inside the square root and Adagrad has no
+# epsilon (Keras's rules differ there); the speed class is the same.
+NATIVE = {
+    'SGD': lambda lr: tf.train.MomentumOptimizer(lr, 0.9),
+    'RMSprop': lambda lr: tf.train.RMSPropOptimizer(lr, decay=0.9,
+                                                    epsilon=1e-7),
+    'Adagrad': lambda lr: tf.train.AdagradOptimizer(lr),
+    'Adadelta': lambda lr: tf.train.AdadeltaOptimizer(lr, 0.95, 1e-7),
+    'Adam': lambda lr: tf.train.AdamOptimizer(lr, epsilon=1e-7),
+    'Adamax': _adamax,    # tf.contrib.opt: tf.train has none
+}
+
+
+def mlp():
+    inp = layers.Input((512,))
+    x = layers.Dense(2048, activation='relu')(inp)
+    x = layers.Dense(2048, activation='relu')(x)
+    return keras.models.Model(inp, layers.Dense(10, activation='softmax')(x))
+
+
+def convnet():
+    inp = layers.Input((32, 32, 3))
+    x = layers.Conv2D(32, 3, activation='relu')(inp)
+    x = layers.Conv2D(64, 3, activation='relu')(x)
+    x = layers.Flatten()(layers.MaxPooling2D()(x))
+    x = layers.Dense(128, activation='relu')(x)
+    return keras.models.Model(inp, layers.Dense(10, activation='softmax')(x))
+
+
+MODELS = {'mlp': mlp, 'convnet': convnet}
+
+
+def optimizer(name, variant):
+    lr, kwargs = LR[name], KWARGS.get(name, {})
+    if variant == 'stock':
+        return getattr(stock, name)(lr=lr, **kwargs)
+    if variant == 'native':
+        return stock.TFOptimizer(NATIVE[name](lr))
+    clr = {'max_lr': 6 * lr, 'step_size': 2000} if variant == 'clr' else None
+    return getattr(co, name)(lr=lr, clr=clr, **kwargs)
+
+
+def update_alone(opt, params, rng):
+    """The op that applies `opt` to fixed gradients (held in variables, so
+    that the run reads them like computed ones) and its optimizer's
+    variables."""
+    grads = [tf.Variable(0.01 * rng.randn(*K.int_shape(p)).astype('float32'),
+                         use_resource=True) for p in params]
+    reads = [g.read_value() for g in grads]
+    K.get_session().run([g.initializer for g in grads])
+    if isinstance(opt, stock.TFOptimizer):
+        tf_opt = opt.optimizer
+        op = tf_opt.apply_gradients(list(zip(reads, params)))
+        variables = tf_opt.variables()
+    else:
+        opt.get_gradients = lambda loss, params: reads
+        op = tf.group(*opt.get_updates(None, params))
+        variables = opt.weights
+    K.get_session().run([v.initializer for v in variables])
+    return op, variables
+
+
+def elements_per_parameter(variables, params):
+    count = sum(int(np.prod(K.int_shape(p))) for p in params)
+    return sum(int(np.prod(K.int_shape(v))) for v in variables) / float(count)
+
+
+def bench(model_name, name, batch, steps, reps, rng):
+    variants = [v for v in VARIANTS if v != 'native' or name in NATIVE]
+    K.clear_session()
+    first = MODELS[model_name]()
+    shape = K.int_shape(first.input)[1:]
+    x = rng.rand(steps * batch, *shape).astype('float32')
+    y = keras.utils.to_categorical(rng.randint(0, 10, steps * batch), 10)
+    runs = {}
+    for v in variants:
+        model = MODELS[model_name]()
+        model.set_weights(first.get_weights())
+        model.compile(optimizer=optimizer(name, v),
+                      loss='categorical_crossentropy')
+        model.fit(x, y, batch_size=batch, epochs=1, verbose=0)   # warm-up
+        op, variables = update_alone(optimizer(name, v),
+                                     model.trainable_weights, rng)
+        runs[v] = (model, op, variables)
+    session = K.get_session()
+    for v in variants:
+        session.run(runs[v][1])                                  # warm-up
+    step = {v: [] for v in variants}
+    update = {v: [] for v in variants}
+    for rep in range(reps):
+        order = variants[rep % len(variants):] + variants[:rep % len(variants)]
+        for v in order:                              # interleaved, rotated
+            model, op, _ = runs[v]
+            start = time.perf_counter()
+            model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+            step[v].append((time.perf_counter() - start) / steps)
+            start = time.perf_counter()
+            for _ in range(steps):
+                session.run(op)
+            update[v].append((time.perf_counter() - start) / steps)
+
+    def ratio(times, slow, fast):
+        r = np.array(times[slow]) / np.array(times[fast])
+        return [float(np.median(r)), float(r.min()), float(r.max())]
+
+    best = 'native' if 'native' in variants else 'stock'
+    faster = [min(a, b) for a, b in zip(step['stock'], step[best])]
+    within = np.array(step['clr']) / np.array(faster)
+    return {
+        'model': model_name, 'optimizer': name, 'batch_size': batch,
+        'steps': steps, 'reps': reps,
+        'step_ms': {v: 1e3 * float(np.median(step[v])) for v in variants},
+        'update_ms': {v: 1e3 * float(np.median(update[v]))
+                      for v in variants},
+        'clr_over_faster': [float(np.median(within)), float(within.min()),
+                            float(within.max())],
+        'step_ratios': {v: ratio(step, 'clr', v) for v in variants
+                        if v != 'clr'},
+        'update_ratios': {v: ratio(update, 'clr', v) for v in variants
+                          if v != 'clr'},
+        'elements_per_parameter': {
+            v: elements_per_parameter(runs[v][2],
+                                      runs[v][0].trainable_weights)
+            for v in variants},
+        'step_seconds': step, 'update_seconds': update,
+    }
+
+
+def table(results):
+    lines = ['| model | optimizer | batch | step ms: stock / none / clr / '
+             'native | clr / faster of stock, native (spread) | update ms: '
+             'stock / clr / native | slots per parameter: stock / clr |',
+             '|---|---|---|---|---|---|---|']
+    for r in results:
+        s, u, e = r['step_ms'], r['update_ms'], r['elements_per_parameter']
+        native = '%.1f' % s['native'] if 'native' in s else 'none'
+        unative = '%.1f' % u['native'] if 'native' in u else 'none'
+        lines.append(
+            '| %s | %s | %d | %.1f / %.1f / %.1f / %s | %.3f (%.2f-%.2f) | '
+            '%.1f / %.1f / %s | %.2f / %.2f |'
+            % (r['model'], r['optimizer'], r['batch_size'], s['stock'],
+               s['none'], s['clr'], native, r['clr_over_faster'][0],
+               r['clr_over_faster'][1], r['clr_over_faster'][2], u['stock'],
+               u['clr'], unative, e['stock'], e['clr']))
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--models', nargs='+', default=['mlp', 'convnet'],
+                        choices=sorted(MODELS))
+    parser.add_argument('--batch-sizes', type=int, nargs='+',
+                        default=[32, 256])
+    parser.add_argument('--optimizers', nargs='+', default=NAMES,
+                        choices=NAMES)
+    parser.add_argument('--steps', type=int, default=20,
+                        help='updates per timed run')
+    parser.add_argument('--reps', type=int, default=5,
+                        help='interleaved rounds per configuration')
+    parser.add_argument('--out', default=os.path.join(HERE, 'results',
+                                                      'real.json'))
+    args = parser.parse_args(argv)
+    rng = np.random.RandomState(0)
+    results = []
+    for model_name in args.models:
+        for batch in args.batch_sizes:
+            for name in args.optimizers:
+                r = bench(model_name, name, batch, args.steps, args.reps, rng)
+                results.append(r)
+                print('%-7s %-8s batch %3d: step ms %s; clr / faster %.3f'
+                      % (model_name, name, batch,
+                         ' / '.join('%s %.1f' % kv
+                                    for kv in sorted(r['step_ms'].items())),
+                         r['clr_over_faster'][0]), flush=True)
+    report = {'machine': machine(), 'args': vars(args), 'results': results}
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+    with open(args.out, 'w') as f:
+        json.dump(report, f, indent=1)
+    print()
+    print(table(results))
+    print('\nwrote', args.out)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
