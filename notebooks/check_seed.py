@@ -117,8 +117,8 @@ def printed_lines(cell):
     return text.split('\n')[:-1] if text else []
 
 
-def compare(nb, seed_cells):
-    """Raises AssertionError at the first difference; returns lines checked."""
+def check_cells(nb, seed_cells):
+    """Raises AssertionError unless the notebook's cells are the seed's."""
     got_cells = [(c.cell_type, c.source) for c in nb.cells]
     want_cells = [(kind, source) for kind, source, _ in seed_cells]
     for index, (got, want) in enumerate(zip(got_cells, want_cells)):
@@ -128,21 +128,66 @@ def compare(nb, seed_cells):
     if len(got_cells) != len(want_cells):
         raise AssertionError('the notebook has %d cells, the seed %d'
                              % (len(got_cells), len(want_cells)))
-    checked = 0
-    for index, (cell, (_, source, want)) in enumerate(zip(nb.cells, seed_cells)):
-        got = printed_lines(cell) if cell.cell_type == 'code' else []
-        for line_no, (g, w) in enumerate(zip(got, want)):
-            if g != w:
-                raise AssertionError(
-                    'cell %d (%s), printed line %d differs:\n  seed:     %s\n'
-                    '  notebook: %s' % (index, source.split('\n')[0],
-                                        line_no + 1, w, g))
-            checked += 1
-        if len(got) != len(want):
-            raise AssertionError('cell %d (%s) printed %d lines, the seed %d'
-                                 % (index, source.split('\n')[0], len(got),
-                                    len(want)))
-    return checked
+
+
+def check_printed(index, cell, seed_cell):
+    """Compares one executed cell's printed lines with the seed's; raises
+    AssertionError at the first difference (cell and line); returns the
+    number of lines checked."""
+    _, source, want = seed_cell
+    got = printed_lines(cell) if cell.cell_type == 'code' else []
+    for line_no, (g, w) in enumerate(zip(got, want)):
+        if g != w:
+            raise AssertionError(
+                'cell %d (%s), printed line %d differs:\n  seed:     %s\n'
+                '  notebook: %s' % (index, source.split('\n')[0],
+                                    line_no + 1, w, g))
+    if len(got) != len(want):
+        raise AssertionError('cell %d (%s) printed %d lines, the seed %d'
+                             % (index, source.split('\n')[0], len(got),
+                                len(want)))
+    return len(got)
+
+
+def sections(seed_cells):
+    """The name of the section (the last heading before it) of each cell:
+    'Toy CLR Function', 'SGD', ..., 'Nadam'."""
+    names, name = [], ''
+    for kind, source, _ in seed_cells:
+        if kind == 'markdown':
+            headings = [line.lstrip('#').strip() for line in
+                        source.split('\n') if line.startswith('#')]
+            name = headings[-1] if headings else name
+        names.append(name)
+    return names
+
+
+def compare(nb, seed_cells):
+    """Raises AssertionError at the first difference; returns lines checked."""
+    check_cells(nb, seed_cells)
+    return sum(check_printed(index, cell, seed_cell) for index, (cell, seed_cell)
+               in enumerate(zip(nb.cells, seed_cells)))
+
+
+class Progress(object):
+    """nbclient's `on_cell_executed` hook: checks each cell's printed lines
+    as it finishes, so that a difference stops the run at once (the
+    AssertionError propagates out of `execute()`), and reports each
+    printing cell's section with the lines matched so far and the elapsed
+    seconds."""
+
+    def __init__(self, seed_cells, report=print):
+        self.seed_cells, self.report = seed_cells, report
+        self.names, self.checked = sections(seed_cells), 0
+        self.start = time.time()
+
+    def __call__(self, cell, cell_index, **kwargs):
+        lines = check_printed(cell_index, cell, self.seed_cells[cell_index])
+        self.checked += lines
+        if lines:
+            self.report('  %-17s %3d/%d printed lines match the seed (%.0f s)'
+                        % (self.names[cell_index] + ':', self.checked,
+                           EXPECTED_LINES, time.time() - self.start))
 
 
 def main(argv=None):
@@ -178,16 +223,24 @@ def main(argv=None):
     # In a kernel, TensorFlow 1.15's logger writes its deprecation warnings to
     # stdout; with a root logging handler it leaves them to it (stderr), so
     # stdout holds exactly what the cells print.
-    NotebookClient(nb, timeout=args.timeout, kernel_name='python3',
-                   extra_arguments=[KERNEL_SETUP],
-                   resources={'metadata': {'path': ROOT}}).execute()
+    client = NotebookClient(nb, timeout=args.timeout, kernel_name='python3',
+                            extra_arguments=[KERNEL_SETUP],
+                            resources={'metadata': {'path': ROOT}})
+    client.on_cell_executed = progress = Progress(
+        seed_cells, lambda line: print(line, flush=True))
+    print('executing %s, checking each cell as it finishes:'
+          % os.path.basename(NOTEBOOK), flush=True)
+    try:
+        check_cells(nb, seed_cells)
+        client.execute()
+    except AssertionError as e:
+        nbformat.write(nb, args.output)
+        print('FAIL: %s\n(the notebook as executed so far: %s)'
+              % (e, args.output))
+        return 1
     elapsed = time.time() - start
     nbformat.write(nb, NOTEBOOK if args.inplace else args.output)
-    try:
-        checked = compare(nb, seed_cells)
-    except AssertionError as e:
-        print('FAIL: %s' % e)
-        return 1
+    checked = progress.checked
     if checked != EXPECTED_LINES:
         print('FAIL: checked %d printed lines, the seed has %d'
               % (checked, EXPECTED_LINES))
