@@ -1091,6 +1091,29 @@ def test_fused_kernels_apply_the_dense_updates(cls, kwargs, kernels):
     assert kernel_ops(constraint=max_norm(2.)) == []
 
 
+@pytest.mark.parametrize('fused', [True, False], ids=['fused', 'op-by-op'])
+@pytest.mark.parametrize('name,kwargs', [
+    ('SGD', dict(momentum=0.9)), ('RMSprop', {}), ('Adagrad', {}),
+    ('Adadelta', {}), ('Adam', {}), ('Adam', dict(amsgrad=True)),
+    ('Adamax', {}), ('Nadam', {})],
+    ids=['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adam-amsgrad',
+         'Adamax', 'Nadam'])
+def test_no_per_parameter_memory_beyond_stock(name, kwargs, fused):
+    """The optimizer's per-parameter arrays are stock Keras's slots, fused
+    or not: the extra weights are scalars. (Adam without amsgrad drops
+    stock's unused one-element vhat arrays.)"""
+    def slot_elements(make):
+        K.clear_session()
+        model = make_model()
+        model.compile(optimizer=make(), loss='binary_crossentropy')
+        model._make_train_function()
+        shapes = [K.int_shape(w) for w in model.optimizer.weights]
+        return sum(int(np.prod(s)) for s in shapes if s not in ((), (1,)))
+    ours = slot_elements(lambda: getattr(clr_optimizers, name)(
+        clr={'max_lr': 10., 'step_size': 4}, fused=fused, **kwargs))
+    assert ours == slot_elements(lambda: getattr(stock, name)(**kwargs)) > 0
+
+
 def test_fused_must_be_a_bool_and_is_kept_in_config():
     with pytest.raises(TypeError, match="fused='no': expected True or False"):
         Adam(fused='no')
@@ -2458,6 +2481,24 @@ def test_seed_check_reports_progress_and_stops_at_a_difference():
                        r'optimizer=Adam.*printed line 4 differs' % adam):
         progress(cell=executed(kind, source, printed[:3] + ['x'] +
                                printed[4:]), cell_index=adam)
+
+
+def test_package_metadata_has_one_version_source():
+    """pyproject.toml installs the one module and takes its version from
+    clr_optimizers.__version__ (the wheel itself is built, installed and
+    used from outside the checkout by tools/check_install.sh in CI)."""
+    import tomli
+    with open(os.path.join(ROOT, 'pyproject.toml'), 'rb') as f:
+        meta = tomli.load(f)
+    assert meta['project']['dynamic'] == ['version']
+    assert meta['tool']['setuptools']['dynamic']['version'] == {
+        'attr': 'clr_optimizers.__version__'}
+    assert meta['tool']['setuptools']['py-modules'] == ['clr_optimizers']
+    assert re.match(r'^\d+\.\d+\.\d+$', clr_optimizers.__version__)
+    deps = [d.replace(' ', '') for d in meta['project']['dependencies']]
+    assert 'keras==2.3.1' in deps and 'tensorflow~=1.15.0' in deps
+    assert set(meta['project']['optional-dependencies']) == {
+        'plots', 'notebook', 'horovod'}
 
 
 def test_benchmark_runs_at_tiny_size(tmp_path):
