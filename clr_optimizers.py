@@ -1975,6 +1975,11 @@ class LRRangeTestResult(object):
                         if name == self.suggest else 'k', markersize=6,
                         fillstyle='none', label='%s: max_lr=%.3g'
                         % (name, bounds[1]))
+        finite = self.smoothed_loss[np.isfinite(self.smoothed_loss)]
+        if len(finite):     # the smoothed curve's range, not a late spike
+            low, start = finite.min(), finite[0]
+            span = (start - low) or abs(start) or 1.
+            ax.set_ylim(low - 0.25 * span, start + span)
         if self.suggested_bounds is not None:
             for value, name in zip(self.suggested_bounds, ('base_lr', 'max_lr')):
                 ax.axvline(value, color='C3', linestyle='--', linewidth=1)
@@ -1984,7 +1989,7 @@ class LRRangeTestResult(object):
             ax.set_xscale('log')
         ax.set_xlabel('learning rate')
         ax.set_ylabel('training loss')
-        ax.legend(loc='lower left', fontsize=8)
+        ax.legend(loc='best', fontsize=8)
         return ax
 
 

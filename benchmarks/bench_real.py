@@ -202,19 +202,22 @@ def bench(model_name, name, batch, steps, reps, rng):
 def table(results):
     lines = ['| model | optimizer | batch | step ms: stock / none / clr / '
              'native | clr / faster of stock, native (spread) | update ms: '
-             'stock / clr / native | slots per parameter: stock / clr |',
-             '|---|---|---|---|---|---|---|']
+             'stock / clr / native | update: clr / native (spread) | '
+             'optimizer floats per parameter: stock / clr |',
+             '|---|---|---|---|---|---|---|---|']
     for r in results:
         s, u, e = r['step_ms'], r['update_ms'], r['elements_per_parameter']
         native = '%.1f' % s['native'] if 'native' in s else 'none'
         unative = '%.1f' % u['native'] if 'native' in u else 'none'
+        ur = r['update_ratios'].get('native')
+        uratio = '%.2f (%.2f-%.2f)' % tuple(ur) if ur else 'none'
         lines.append(
             '| %s | %s | %d | %.1f / %.1f / %.1f / %s | %.3f (%.2f-%.2f) | '
-            '%.1f / %.1f / %s | %.2f / %.2f |'
+            '%.1f / %.1f / %s | %s | %.2f / %.2f |'
             % (r['model'], r['optimizer'], r['batch_size'], s['stock'],
                s['none'], s['clr'], native, r['clr_over_faster'][0],
                r['clr_over_faster'][1], r['clr_over_faster'][2], u['stock'],
-               u['clr'], unative, e['stock'], e['clr']))
+               u['clr'], unative, uratio, e['stock'], e['clr']))
     return '\n'.join(lines)
 
 
@@ -232,7 +235,16 @@ def main(argv=None):
                         help='interleaved rounds per configuration')
     parser.add_argument('--out', default=os.path.join(HERE, 'results',
                                                       'real.json'))
+    parser.add_argument('--report', nargs='+', metavar='JSON',
+                        help='print the tables of earlier results and stop')
     args = parser.parse_args(argv)
+    if args.report:
+        results = []
+        for path in args.report:
+            with open(path) as f:
+                results += json.load(f)['results']
+        print(table(results))
+        return 0
     rng = np.random.RandomState(0)
     results = []
     for model_name in args.models:
