@@ -137,6 +137,16 @@ def machine():
             'platform': platform.platform()}
 
 
+def write_report(args, results):
+    """Writes the machine, the arguments and the results to `args.out`."""
+    report = {'machine': machine(), 'args': vars(args), 'results': results}
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+    with open(args.out, 'w') as f:
+        json.dump(report, f, indent=1)
+
+
 def table(results):
     lines = ['| optimizer | batch | stock steps/s | clr steps/s | callback '
              'steps/s | clr+LRLogger steps/s | clr/stock | callback/clr | '
@@ -176,12 +186,7 @@ def main(argv=None):
                                          r['ratio_callback_over_clr'],
                                          r['ratio_logger_over_clr']),
                   flush=True)
-    report = {'machine': machine(), 'args': vars(args), 'results': results}
-    folder = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(folder):
-        os.makedirs(folder)
-    with open(args.out, 'w') as f:
-        json.dump(report, f, indent=1)
+    write_report(args, results)
     print()
     print(table(results))
     print()

@@ -55,7 +55,7 @@ from keras import backend as K  # noqa: E402
 from keras import layers  # noqa: E402
 
 import clr_optimizers as co  # noqa: E402
-from bench_clr import machine  # noqa: E402
+from bench_clr import write_report  # noqa: E402
 
 NAMES = ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam']
 VARIANTS = ['stock', 'none', 'clr', 'native']
@@ -257,12 +257,7 @@ def main(argv=None):
                          ' / '.join('%s %.1f' % kv
                                     for kv in sorted(r['step_ms'].items())),
                          r['clr_over_faster'][0]), flush=True)
-    report = {'machine': machine(), 'args': vars(args), 'results': results}
-    folder = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(folder):
-        os.makedirs(folder)
-    with open(args.out, 'w') as f:
-        json.dump(report, f, indent=1)
+    write_report(args, results)
     print()
     print(table(results))
     print('\nwrote', args.out)
