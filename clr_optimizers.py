@@ -1272,7 +1272,9 @@ class CLRRMSprop(_CLROptimizer):
 
     # Arguments
         learning_rate: float >= 0. Learning rate (`lr` also accepted).
-        rho: float >= 0.
+        rho: float >= 0. (The fused route, through Adagrad's kernel at
+            lr / sqrt(1 - rho), is taken when the constructor's rho is
+            below 1; do not set `rho` to 1 or more after compiling.)
         epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
         clr: dict or None. Turns on a schedule computed in the graph;
             `policy` picks it: 'cyclic' (the default), 'one_cycle' or
