@@ -39,14 +39,82 @@ FAST = ('not test_seed_checkpoints_exact and not test_resume_in_fresh_process'
 
 Mutant = collections.namedtuple('Mutant', 'name what old new path')
 
-# Update-rule mutants (by name) first run the tests that check every update
-# against the float64 references (they kill them in seconds; in file order
-# they come after ~2 minutes of other tests), then, if those pass, the fast
-# suite.
-RULE_PREFIXES = ('sgd-', 'rmsprop-', 'adagrad-', 'adadelta-', 'adam-',
-                 'adamax-', 'nadam-', 'fused-')
-RULE_TESTS = ('test_updates_match_float64_reference or '
-              'test_fused_kernels_apply_the_dense_updates')
+# Each mutant first runs the tests most likely to kill it (in file order
+# the killer can come after minutes of other tests), then, if those pass,
+# the whole fast suite; a hint only saves time, it never decides alone.
+# FIRST: the test that killed each mutant in CI runs of this list; else by
+# name prefix.
+FIRST = {
+    'adadelta-fused-epsilon': 'test_updates_match_float64_reference',
+    'adadelta-old-accumulator': 'test_updates_match_float64_reference',
+    'adagrad-fused-epsilon': 'test_updates_match_float64_reference',
+    'adam-amsgrad-fused-epsilon': 'test_updates_match_float64_reference',
+    'adam-amsgrad-ignored': 'test_updates_match_float64_reference',
+    'adam-bias-correction-t': 'test_updates_match_float64_reference',
+    'adam-epsilon-inside-sqrt': 'test_updates_match_float64_reference',
+    'adam-fused-beta-powers': 'test_updates_match_float64_reference',
+    'adamax-epsilon': 'test_updates_match_float64_reference',
+    'adamax-fused-no-bias-correction': 'test_updates_match_float64_reference',
+    'adamax-no-bias-correction': 'test_updates_match_float64_reference',
+    'amplitude-float64': 'test_schedule_is_independent_of_grappler',
+    'asymmetric-fall-rate': 'test_asymmetric_cycle_3_up_5_down',
+    'constraint-skipped': 'test_constraints_apply_like_stock',
+    'cosine-index-uncorrected': 'test_cosine_restarts_literal_sequence',
+    'cosine-m_mul-ignored': 'test_policies_match_pytorch_and_tf_formulas_to_half_an_ulp',
+    'cycle-counter-frozen': 'test_lr_trace_equals_numpy_reference',
+    'decay-counts-cycle': 'test_updates_match_float64_reference',
+    'decay-float32': 'test_schedule_is_independent_of_grappler',
+    'decay-with-new-policies': 'test_decay_is_refused_with_the_new_policies',
+    'exp_range-counter': 'test_exp_range_scales_by_gamma_pow_k',
+    'exp_range-float32-gamma': 'test_exp_range_scales_by_gamma_pow_k',
+    'fused-never': 'test_fused_kernels_apply_the_dense_updates',
+    'momentum-not-cycling': 'test_matches_pytorch_cyclic_lr_formulas',
+    'nadam-epsilon': 'test_updates_match_float64_reference',
+    'nadam-fused-epsilon': 'test_updates_match_float64_reference',
+    'nadam-fused-g-term-dropped': 'test_updates_match_float64_reference',
+    'nadam-next-cache': 'test_updates_match_float64_reference',
+    'nadam-schedule-frozen': 'test_updates_match_float64_reference',
+    'one-cycle-no-hold': 'test_policies_match_pytorch_and_tf_formulas_to_half_an_ulp',
+    'one-cycle-phase-end': 'test_one_cycle_linear_literal_sequence',
+    'one-cycle-third-phase-momentum': 'test_policies_match_pytorch_and_tf_formulas_to_half_an_ulp',
+    'range-ends-not-held': 'test_the_ends_of_the_range_hold',
+    'reset-keeps-counter': 'test_reset_cycle_mid_training',
+    'rmsprop-abs': 'test_updates_match_float64_reference',
+    'rmsprop-fused-no-decay': 'test_updates_match_float64_reference',
+    'rmsprop-fused-rate': 'test_updates_match_float64_reference',
+    'saved-state-unchecked': 'test_invalid_saved_state_fails_to_load',
+    'sgd-momentum-constant': 'test_updates_match_float64_reference',
+    'sgd-momentum-lagged': 'test_updates_match_float64_reference',
+    'sgd-nesterov-dropped': 'test_updates_match_float64_reference',
+    'sgd-nesterov-fused-plain': 'test_updates_match_float64_reference',
+    'sgd-velocity-sign': 'test_updates_match_float64_reference',
+    'state-shape-unchecked': 'test_wrong_shape_optimizer_state_is_an_error',
+    'step-count-ahead': 'test_lr_trace_equals_numpy_reference',
+    'triangular2-exponent': 'test_triangular2_halves_the_amplitude_each_cycle',
+    'window-float32': 'test_schedule_is_independent_of_grappler',
+    'window-off-by-one': 'test_lr_trace_equals_numpy_reference',
+    'window-sign': 'test_lr_trace_equals_numpy_reference',
+}
+PREFIX_FIRST = (
+    (('sgd-', 'rmsprop-', 'adagrad-', 'adadelta-', 'adam-', 'adamax-',
+      'nadam-', 'fused-'), 'test_updates_match_float64_reference or '
+                           'test_fused_kernels_apply_the_dense_updates'),
+    (('range-test-',), 'range_test'),
+    (('seed-',), 'seed_check or seed_copy'),
+    (('logger-',), 'logger or LRLogger'),
+    (('checkpoint-',), 'checkpoint and not test_seed_checkpoints_exact'),
+    (('config-', 'state-', 'saved-'), 'config or state or saved'),
+)
+
+
+def first_tests(m):
+    """The -k expression of the tests a mutant runs first, or None."""
+    if m.name in FIRST:
+        return FIRST[m.name]
+    for prefixes, tests in PREFIX_FIRST:
+        if m.name.startswith(prefixes):
+            return tests
+    return None
 
 
 def mutant(name, what, old, new, path=LIB):
@@ -339,9 +407,9 @@ def check_mutant(m, tests, selection, timeout):
         copy_repo(repo, tests)
         apply(repo, m)
         code, seconds = None, 0.
-        if m.name.startswith(RULE_PREFIXES):
+        if first_tests(m):
             code, failed, seconds = run_suite(
-                repo, '(%s) and (%s)' % (selection, RULE_TESTS), timeout)
+                repo, '(%s) and (%s)' % (selection, first_tests(m)), timeout)
         if code != 1:
             code, failed, more = run_suite(repo, selection, timeout)
             seconds += more
