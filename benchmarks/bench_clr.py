@@ -101,9 +101,8 @@ def bench(name, batch, steps, reps, rng):
         model.fit(x, y, batch_size=batch, epochs=1, verbose=0,
                   callbacks=callbacks)
     seconds = {v: [] for v in VARIANTS}
-    for rep in range(reps):
-        order = VARIANTS[rep % len(VARIANTS):] + VARIANTS[:rep % len(VARIANTS)]
-        for v in order:                           # interleaved, rotated
+    for order in interleaved(VARIANTS, reps):
+        for v in order:
             model, callbacks, _ = runs[v]
             start = time.perf_counter()
             model.fit(x, y, batch_size=batch, epochs=1, verbose=0,
@@ -135,6 +134,14 @@ def machine():
             'keras': keras.__version__, 'cpus': os.cpu_count(),
             'processor': platform.processor() or platform.machine(),
             'platform': platform.platform()}
+
+
+def interleaved(variants, reps):
+    """The variants' order in each of `reps` rounds, rotated by one each
+    round, so that no variant always runs first."""
+    for rep in range(reps):
+        k = rep % len(variants)
+        yield variants[k:] + variants[:k]
 
 
 def write_report(args, results):

@@ -55,7 +55,7 @@ from keras import backend as K  # noqa: E402
 from keras import layers  # noqa: E402
 
 import clr_optimizers as co  # noqa: E402
-from bench_clr import write_report  # noqa: E402
+from bench_clr import interleaved, write_report  # noqa: E402
 
 NAMES = ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam']
 VARIANTS = ['stock', 'none', 'clr', 'native']
@@ -160,9 +160,8 @@ def bench(model_name, name, batch, steps, reps, rng):
         session.run(runs[v][1])                                  # warm-up
     step = {v: [] for v in variants}
     update = {v: [] for v in variants}
-    for rep in range(reps):
-        order = variants[rep % len(variants):] + variants[:rep % len(variants)]
-        for v in order:                              # interleaved, rotated
+    for order in interleaved(variants, reps):
+        for v in order:
             model, op, _ = runs[v]
             start = time.perf_counter()
             model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
