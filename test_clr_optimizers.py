@@ -6,14 +6,20 @@ Exactness is checked bit for bit where it is promised; elsewhere against
 independent float64 references (clr_testing.py) with tolerances in float32
 ulps. Warnings are filtered by name in tox.ini ([pytest]).
 """
+import ast
+import glob
+import importlib
 import importlib.util
+import inspect
 import json
 import math
 import os
+import pydoc
 import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import h5py
@@ -30,6 +36,9 @@ from keras.layers import Dense, Input
 from keras.models import Model, load_model
 
 import clr_optimizers
+from _clr_optimizers import schedule as clr_schedules
+from _clr_optimizers.ops import GraphOps
+from _clr_optimizers.policies import POLICIES
 from clr_optimizers import (SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax,
                             Nadam, AtomicModelCheckpoint, LRLogger,
                             OptimizerStateError, clr_schedule, lr_range_test,
@@ -290,13 +299,13 @@ def test_schedule_is_independent_of_grappler(clr, lr, decay, n_ulps):
     reference: half an ulp, i.e. correctly rounded, for every mode with and
     without decay and momentum; a scale_fn evaluated by the backend in
     float32 (here exp) adds its own error (4.3 ulps measured)."""
-    spec = clr_optimizers._validate_clr(clr, lr, 'momentum', 'test')
+    spec = clr_schedules.validate_clr(clr, lr, 'momentum', 'test')
     k_in = tf.placeholder(tf.int64, [])
     k = tf.cast(k_in, tf.float32)
     state = {name: tf.Variable(value) for name, value in
-             clr_optimizers._POLICIES[spec.policy].state(spec)}
-    out, out_m = clr_optimizers._schedule(
-        clr_optimizers._GraphOps(), k, k, tf.Variable(np.float32(lr)),
+             POLICIES[spec.policy].state(spec)}
+    out, out_m = clr_schedules.schedule(
+        GraphOps(), k, k, tf.Variable(np.float32(lr)),
         tf.Variable(np.float32(decay)) if decay else None, spec, state)
     n = 4500
     want, want_m = clr_schedule(np.arange(n), lr, clr, decay=decay,
@@ -586,13 +595,13 @@ def test_policies_are_independent_of_grappler(lr, clr):
     optimizer on (its constant folding regroups constants) and off, equal
     clr_schedule bit for bit; at k = 150 of the last case the float64 value
     lies within 1e-19 of a float32 rounding tie."""
-    spec = clr_optimizers._validate_clr(clr, lr, 'beta_1', 'test')
+    spec = clr_schedules.validate_clr(clr, lr, 'beta_1', 'test')
     counter = tf.Variable(np.int64(0))
     k = tf.cast(counter, tf.float32)
     state = {name: tf.Variable(value) for name, value in
-             clr_optimizers._POLICIES[spec.policy].state(spec)}
-    out, out_m = clr_optimizers._schedule(
-        clr_optimizers._GraphOps(), k, k,
+             POLICIES[spec.policy].state(spec)}
+    out, out_m = clr_schedules.schedule(
+        GraphOps(), k, k,
         tf.convert_to_tensor(tf.Variable(np.float32(lr))), None, spec, state)
     steps = np.unique(np.concatenate([np.arange(1200), [2999, 3000, 3001]]))
     want, want_m = clr_schedule(steps, lr, clr, return_momentum=True)
@@ -849,34 +858,6 @@ def test_updates_match_float64_reference(cls, kwargs, scale, fused):
     assert K.get_value(opt.cycle_iterations) == TRAJECTORY_STEPS - RESET_AT
 
 
-def reference_step(name, state, w, g, k, lr, b1, b2=0.999, eps=1e-7,
-                   sd=0.004):
-    """keras 2.3.1's update rules in float64, with t = k + 1."""
-    t = k + 1
-    m, v = state.get('m', 0.), state.get('v', 0.)
-    if name == 'Adam':
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        w = w - lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (
-            np.sqrt(v) + eps)
-    elif name == 'Adamax':
-        m = b1 * m + (1 - b1) * g
-        v = np.maximum(b2 * v, np.abs(g))
-        w = w - lr / (1 - b1 ** t) * m / (v + eps)
-    else:   # Nadam, with its momentum schedule
-        ms = state.get('ms', 1.)
-        cache_t = b1 * (1 - 0.5 * 0.96 ** (t * sd))
-        cache_t1 = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * sd))
-        ms_new, ms_next = ms * cache_t, ms * cache_t * cache_t1
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        m_bar = (1 - cache_t) * g / (1 - ms_new) + cache_t1 * m / (1 - ms_next)
-        w = w - lr * m_bar / (np.sqrt(v / (1 - b2 ** t)) + eps)
-        state['ms'] = ms_new
-    state['m'], state['v'] = m, v
-    return w
-
-
 ADAM_FAMILY = [Adam, Adamax, Nadam]
 
 
@@ -911,8 +892,8 @@ def test_adam_family_matches_float64_reference_with_t_k_plus_1(cls, clr):
     for k in range(steps):
         model.train_on_batch(x, y)
         g = 2. / len(x) * x.T.astype(np.float64).dot(x.dot(w) - y)
-        w = reference_step(keras_name(cls), state, w, g, k, float(lrs[k]),
-                           float(b1s[k]))
+        w = ref_update(keras_name(cls), state, w, g, k, float(lrs[k]),
+                       float(b1s[k]), {})
         got = model.get_weights()[0]
         if k == 0 and cls is Adam:
             assert np.allclose(np.abs(got - w0), 0.01, rtol=1e-3)
@@ -1534,13 +1515,13 @@ def test_every_optimizer_routes_clr_through_one_validation(cls, monkeypatch):
     """The table above runs on SGD; each class hands its clr, its base rate
     and its momentum argument to the same validation."""
     calls = []
-    real = clr_optimizers._validate_clr
+    real = clr_optimizers.validate_clr
 
     def spy(clr, lr, momentum_arg, owner):
         calls.append((clr, lr, momentum_arg, owner))
         return real(clr, lr, momentum_arg, owner)
 
-    monkeypatch.setattr(clr_optimizers, '_validate_clr', spy)
+    monkeypatch.setattr(clr_optimizers, 'validate_clr', spy)
     clr = {'max_lr': 0.06, 'step_size': 10}
     cls(lr=0.01, clr=clr)
     momentum_arg = {SGD: 'momentum', Adam: 'beta_1', Adamax: 'beta_1',
@@ -2421,6 +2402,227 @@ def test_range_test_bad_arguments(kwargs, error, message):
     args.update(kwargs)
     with pytest.raises(error, match=message):
         lr_range_test(model, x, y, **args)
+
+
+# ---------------------------------------------------------------------------
+# Structure: the variables are the truth, docs once, the layout's promises
+# ---------------------------------------------------------------------------
+
+LIBRARY = ['clr_optimizers.py'] + sorted(
+    os.path.relpath(path, ROOT) for path in glob.glob(
+        os.path.join(ROOT, '_clr_optimizers', '**', '*.py'), recursive=True))
+
+
+@pytest.mark.parametrize('via', ['set_weights', 'assign'])
+def test_schedule_state_follows_the_variables(via):
+    """After set_weights from an optimizer on which reset_cycle(max_lr=0.1,
+    step_size=5) ran, or the same values assigned to the variables directly
+    (as Horovod's broadcast does), get_config, `clr` and a later
+    reset_cycle(lr=0.02) all follow the variables, which the graph uses.
+    (0.3.0 kept reporting max_lr 0.03 and put it back at reset_cycle.)"""
+    clr = {'max_lr': 0.03, 'step_size': 10}
+    opt = SGD(lr=0.01, clr=clr)
+    model, _, _ = train(opt, 6)
+    other = SGD(lr=0.01, clr=clr)
+    train(other, 2)
+    other.reset_cycle(max_lr=0.1, step_size=5)
+    if via == 'set_weights':
+        opt.set_weights(other.get_weights())
+    else:
+        K.batch_set_value(list(zip(opt.weights, other.get_weights())))
+    config = opt.get_config()['clr']
+    assert config['max_lr'] == float(np.float32(0.1))
+    # step_size comes back from float32(1 / 5): the same float32 window
+    assert np.float32(1) / np.float32(config['step_size']) == \
+        np.float32(1) / np.float32(5)
+    assert opt.clr == config
+    opt.reset_cycle(lr=0.02)
+    assert opt.get_config()['clr']['max_lr'] == float(np.float32(0.1))
+    _, lrs, _ = train(opt, 12, model=model)
+    want = clr_schedule(np.arange(12), 0.02, dict(clr, max_lr=0.1,
+                                                  step_size=5))
+    assert exact(lrs, want)
+    assert exact(lrs, clr_schedule(np.arange(12), 0.02, opt.clr))
+
+
+def test_unchanged_state_keeps_the_given_values():
+    """A state that did not change leaves the user's numbers as given
+    (2000, not 1 / float32(1 / 2000))."""
+    clr = {'max_lr': 0.06, 'step_size': 2000, 'step_size_down': 1000}
+    opt = Adam(lr=0.01, clr=dict(clr, step_size_down=None))
+    train(opt, 3)
+    opt.set_weights(opt.get_weights())
+    assert opt.get_config()['clr'] == dict(clr, step_size_down=None)
+
+
+def test_reset_cycle_takes_the_policy_keys_in_order():
+    """As in 0.3.0, reset_cycle(lr, max_lr, step_size, step_size_down) by
+    position; the keys beyond lr are those the policy can change."""
+    opt = SGD(lr=0.01, clr={'max_lr': 0.05, 'step_size': 4})
+    opt.reset_cycle(0.02, 0.08, 3)
+    assert opt.get_config()['clr'] == {'max_lr': 0.08, 'step_size': 3}
+    assert K.get_value(opt.learning_rate) == np.float32(0.02)
+    with pytest.raises(TypeError, match='two values for max_lr'):
+        opt.reset_cycle(0.02, 0.08, max_lr=0.09)
+    one = SGD(lr=0.01, clr=dict(ONE_CYCLE, total_steps=10))
+    with pytest.raises(TypeError, match=r"at most 1 more.*'one_cycle' "
+                       r"\(max_lr\); got 3"):
+        one.reset_cycle(0.02, 0.08, 3)
+    assert opt.get_config()['clr'] == {'max_lr': 0.08, 'step_size': 3}
+
+
+@pytest.mark.parametrize('lr,clr', POLICY_CASES + [
+    pytest.param(0.01, SEED_CLR, id='cyclic')])
+def test_each_policy_declares_the_bounds_the_invariants_check(lr, clr):
+    lr = float(np.float32(lr))
+    spec = clr_schedules.validate_clr(clr, lr, 'momentum', 'test')
+    low, high = POLICIES[spec.policy].bounds(spec, lr)
+    want_low, want_high = policy_bounds(lr, clr, np.zeros(1), 0.)
+    assert (low, np.float32(high)) == (float(want_low[0]), want_high)
+
+
+def test_every_mutant_applies_once_and_its_hints_name_tests():
+    """tools/mutants.py follows the code: each mutant's text is found
+    exactly once in its file, and every test its hints name exists."""
+    mutants = load_script('tools', 'mutants.py')
+    for m in mutants.MUTANTS:
+        mutants.mutated(ROOT, m)        # raises unless found exactly once
+    assert set(mutants.FIRST) <= set(m.name for m in mutants.MUTANTS)
+    tests = [name for name in globals() if name.startswith('test_')]
+    hints = list(mutants.FIRST.values()) + [
+        hint for _, hint in mutants.PREFIX_FIRST]
+    for hint in hints:
+        for word in re.findall(r'\w+', hint):
+            if word in ('and', 'or', 'not'):
+                continue
+            if word.startswith('test_'):
+                assert word in tests, (hint, word)
+            else:
+                assert any(word.lower() in t.lower() for t in tests), word
+
+
+def code_lines(fn):
+    """A function's lines, without its decorators and docstring."""
+    lines, _ = inspect.getsourcelines(fn)
+    node = ast.parse(textwrap.dedent(''.join(lines))).body[0]
+    if ast.get_docstring(node) is not None:
+        return len(lines) - node.body[0].lineno   # (3.7: the string's end)
+    return len(lines) - node.lineno + 1
+
+
+def library_functions():
+    """Every function and method defined in the library's files."""
+    for path in LIBRARY:
+        name = os.path.splitext(path)[0].replace(os.sep, '.')
+        module = importlib.import_module(
+            name[:-len('.__init__')] if name.endswith('__init__') else name)
+        for obj in vars(module).values():
+            if getattr(obj, '__module__', None) != module.__name__:
+                continue
+            if inspect.isclass(obj):
+                for member in vars(obj).values():
+                    member = getattr(member, 'fget', member)
+                    if inspect.isfunction(member):
+                        yield member
+            elif inspect.isfunction(obj):
+                yield obj
+
+
+def test_no_function_is_over_50_lines():
+    found = {fn.__qualname__: code_lines(fn) for fn in library_functions()}
+    assert len(found) > 100
+    assert {name: n for name, n in found.items() if n > 50} == {}
+
+
+def test_only_its_own_unit_names_a_policy():
+    """Adding a policy is one file plus its registration line: no other
+    code of the library names one."""
+    for name, policy in POLICIES.items():
+        unit = os.path.relpath(inspect.getsourcefile(type(policy)), ROOT)
+        for path in LIBRARY:
+            if path in (unit, os.path.join('_clr_optimizers', 'policies',
+                                           '__init__.py')):
+                continue
+            with open(os.path.join(ROOT, path)) as f:
+                assert not re.search(r'\b%s\b' % name, f.read()), (name, path)
+
+
+def test_only_public_tensorflow_apis():
+    for path in LIBRARY:
+        with open(os.path.join(ROOT, path)) as f:
+            text = f.read()
+        assert 'tensorflow.python' not in text, path
+        assert '_make_train_function' not in text, path
+
+
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
+def test_help_shows_every_policy_and_key_once(cls):
+    text = pydoc.render_doc(cls, renderer=pydoc.plaintext)
+    for name, policy in POLICIES.items():
+        assert text.count("%r" % name) >= 1, name
+        for key in policy.all_keys[1:]:
+            assert re.search(r'\b%s\b' % key, text), (name, key)
+        assert text.count(policy.doc.splitlines()[0]) == 1, name
+    with open(clr_optimizers.__file__) as f:
+        source = f.read()
+    for shared in ('clr: dict or None', 'decay: float >= 0', 'fused: boolean',
+                   'clipnorm: float'):
+        at_line_start = r'(?m)^ *%s' % re.escape(shared)
+        assert len(re.findall(at_line_start, cls.__doc__)) == 1, shared
+        assert not re.search(at_line_start, source), shared  # once, in docs
+    overview = pydoc.render_doc(clr_optimizers, renderer=pydoc.plaintext)
+    for part in ['LRLogger', 'AtomicModelCheckpoint', 'lr_range_test',
+                 'clr_schedule'] + [p.doc.splitlines()[0]
+                                    for p in POLICIES.values()]:
+        assert part in overview, part
+
+
+NO_DEPRECATION = r'''
+import warnings
+warnings.simplefilter('always')
+import numpy as np
+import tensorflow as tf
+from keras import backend as K
+import clr_optimizers
+from _clr_optimizers import schedule
+from _clr_optimizers.ops import GraphOps
+CLRS = [None, {'max_lr': 0.1, 'step_size': 4, 'base_momentum': 0.8,
+               'max_momentum': 0.9},
+        {'max_lr': 0.1, 'step_size': 4, 'step_size_down': 2},
+        {'policy': 'one_cycle', 'max_lr': 0.1, 'total_steps': 10},
+        {'policy': 'cosine_restarts', 'first_decay_steps': 5}]
+k = tf.constant(3.)
+for clr in CLRS:        # the schedules first, before Keras's own ops
+    spec = None if clr is None else schedule.validate_clr(
+        clr, 0.01, 'momentum', 'test')
+    state = {} if spec is None else dict(
+        schedule.policy_of(spec).state(spec))
+    schedule.schedule(GraphOps(), k, k, tf.constant(np.float32(0.01)),
+                      tf.constant(np.float32(0.001)), spec, state)
+for cls in clr_optimizers._OPTIMIZERS:
+    for clr in CLRS:
+        for fused in (True, False):
+            w = K.variable(np.ones((2, 2), np.float32))
+            momentum = clr is not None and 'base_momentum' in clr
+            if momentum and cls.momentum_argument is None:
+                continue
+            opt = cls(lr=0.01, clr=clr, fused=fused)
+            opt.get_updates(K.sum(K.square(w)), [w])
+'''
+
+
+def test_no_deprecation_warnings_from_our_code():
+    """Building every optimizer's graph with every policy, fused and op by
+    op, logs no TensorFlow deprecation and raises no Python warning that
+    points into the library (TF logs each deprecation once, at its first
+    caller, so the schedules run first)."""
+    done = run_python(NO_DEPRECATION, stdout=subprocess.PIPE,
+                      stderr=subprocess.STDOUT, timeout=300)
+    out = done.stdout.decode('utf8', 'replace')
+    assert done.returncode == 0, out[-3000:]
+    ours = [line for line in out.splitlines()
+            if re.search(r'clr_optimizers[/.]|clr_optimizers\.py', line)]
+    assert ours == [], ours
 
 
 # ---------------------------------------------------------------------------

@@ -18,6 +18,22 @@ python3.7 -m venv "$WORK/venv"
 rm -rf "$ROOT/build" "$ROOT"/*.egg-info
 WHEEL=$(ls "$WORK"/dist/clr_optimizers-*.whl)
 echo "check_install: built $(basename "$WHEEL")"
+# The wheel holds the module and every file of the package beside it.
+"$WORK/venv/bin/python" - "$WHEEL" "$ROOT" <<'PY'
+import os
+import sys
+import zipfile
+names = set(zipfile.ZipFile(sys.argv[1]).namelist())
+root = sys.argv[2]
+want = {'clr_optimizers.py'} | {
+    os.path.relpath(os.path.join(folder, name), root).replace(os.sep, '/')
+    for folder, _, files in os.walk(os.path.join(root, '_clr_optimizers'))
+    for name in files if name.endswith('.py')}
+missing = sorted(want - names)
+assert not missing, 'not in the wheel: %s' % missing
+print('check_install: the wheel has clr_optimizers.py and %d files of '
+      '_clr_optimizers' % (len(want) - 1))
+PY
 "$WORK/venv/bin/python" -m pip install -q "$WHEEL"
 
 mkdir "$WORK/elsewhere"
@@ -29,6 +45,7 @@ import warnings
 os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'
 warnings.filterwarnings('ignore')
 import numpy as np
+import _clr_optimizers
 import clr_optimizers
 from clr_optimizers import Adam, clr_schedule
 from keras.layers import Dense, Input
@@ -38,6 +55,8 @@ root = os.path.realpath(sys.argv[1])
 where = os.path.realpath(clr_optimizers.__file__)
 assert not where.startswith(root + os.sep), where        # the installed copy
 assert 'site-packages' in where, where
+parts = os.path.realpath(_clr_optimizers.__file__)
+assert os.path.dirname(os.path.dirname(parts)) == os.path.dirname(where)
 inp = Input(shape=(4,))
 model = Model(inp, Dense(1)(inp))
 clr = {'max_lr': 0.006, 'step_size': 4}

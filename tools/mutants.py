@@ -30,6 +30,15 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = 'clr_optimizers.py'
+PARTS = '_clr_optimizers'
+CHECKS = os.path.join(PARTS, 'checks.py')
+OPS = os.path.join(PARTS, 'ops.py')
+SCHEDULE = os.path.join(PARTS, 'schedule.py')
+CYCLIC = os.path.join(PARTS, 'policies', 'cyclic.py')
+ONE_CYCLE = os.path.join(PARTS, 'policies', 'one_cycle.py')
+COSINE = os.path.join(PARTS, 'policies', 'cosine_restarts.py')
+CALLBACKS = os.path.join(PARTS, 'callbacks.py')
+RANGE_TEST = os.path.join(PARTS, 'range_test.py')
 # The fast part of the suite: everything except the slow end-to-end runs
 # (the seed's 10,000-update checkpoints, the fresh-process resumes, the
 # random-kill loop and the benchmark), which the rest covers for mutants.
@@ -88,6 +97,7 @@ FIRST = {
     'sgd-nesterov-dropped': 'test_updates_match_float64_reference',
     'sgd-nesterov-fused-plain': 'test_updates_match_float64_reference',
     'sgd-velocity-sign': 'test_updates_match_float64_reference',
+    'state-not-synced': 'test_schedule_state_follows_the_variables',
     'state-shape-unchecked': 'test_wrong_shape_optimizer_state_is_an_error',
     'step-count-ahead': 'test_lr_trace_equals_numpy_reference',
     'triangular2-exponent': 'test_triangular2_halves_the_amplitude_each_cycle',
@@ -101,7 +111,7 @@ PREFIX_FIRST = (
                            'test_fused_kernels_apply_the_dense_updates'),
     (('range-test-',), 'range_test'),
     (('seed-',), 'seed_check or seed_copy'),
-    (('logger-',), 'logger or LRLogger'),
+    (('logger-',), 'logger'),
     (('checkpoint-',), 'checkpoint and not test_seed_checkpoints_exact'),
     (('config-', 'state-', 'saved-'), 'config or state or saved'),
 )
@@ -127,58 +137,74 @@ MUTANTS = [
            'restarts at reset_cycle',
            'base = base / (ops.const(1.) + ops.wide(decay) * ops.wide(k))',
            'base = base / (ops.const(1.) + ops.wide(decay) * ops.wide('
-           'k if c is None else c))'),
+           'k if c is None else c))',
+           path=SCHEDULE),
     mutant('window-off-by-one', 'the symmetric window one update ahead',
            "r = ops.wide(c * state['inv_step_size'])",
-           "r = ops.wide((c + 1.) * state['inv_step_size'])"),
+           "r = ops.wide((c + 1.) * state['inv_step_size'])",
+           path=CYCLIC),
     mutant('window-sign', 'the window flipped: peaks at the cycle ends',
            's = one - ops.abs(r - (f + f) - one)',
-           's = ops.abs(r - (f + f) - one)'),
+           's = ops.abs(r - (f + f) - one)',
+           path=CYCLIC),
     mutant('asymmetric-fall-rate', 'the falling half divides by step_size',
            "(total - pos) / ops.wide(state['step_size_down']))",
-           '(total - pos) / step_up)'),
+           '(total - pos) / step_up)',
+           path=CYCLIC),
     mutant('triangular2-exponent', 'triangular2 halves from the first cycle',
            's = s / ops.pow(ops.const(2.), cycle - one)',
-           's = s / ops.pow(ops.const(2.), cycle)'),
+           's = s / ops.pow(ops.const(2.), cycle)',
+           path=CYCLIC),
     mutant('exp_range-counter', 'exp_range scales by gamma**(c + 1)',
            's = s * ops.pow(ops.const(spec.gamma), c64)',
-           's = s * ops.pow(ops.const(spec.gamma), c64 + one)'),
+           's = s * ops.pow(ops.const(spec.gamma), c64 + one)',
+           path=CYCLIC),
     mutant('exp_range-float32-gamma', 'gamma**c from float32 gamma (its '
            'rounding error grows with c)',
            'ops.pow(ops.const(spec.gamma), c64)',
-           'ops.pow(ops.const(float(np.float32(spec.gamma))), c64)'),
+           'ops.pow(ops.const(float(np.float32(spec.gamma))), c64)',
+           path=CYCLIC),
     mutant('amplitude-float64', 'the amplitude max_lr - base is not '
            "rounded to float32 (the seed's printed rates need it)",
            'start + ops.wide(ops.narrow(end - start)) * h',
-           'start + (end - start) * h'),
+           'start + (end - start) * h',
+           path=OPS),
     mutant('window-float32', 'the window 1 - |r - 2f - 1| computed in '
            'float32 (rounds x near the base)',
            "r = ops.wide(c * state['inv_step_size'])",
            "r = ops.wide(c * state['inv_step_size']); r = ops.wide(ops.narrow("
-           "r - ops.floor(r * .5) * 2. - 1.)) + ops.floor(r * .5) * 2. + 1."),
+           "r - ops.floor(r * .5) * 2. - 1.)) + ops.floor(r * .5) * 2. + 1.",
+           path=CYCLIC),
     mutant('decay-float32', "decay's base computed in float32 (overflows "
            'to 0 for large decay * k)',
            'base = base / (ops.const(1.) + ops.wide(decay) * ops.wide(k))',
-           'base = ops.wide(lr * (1. / (1. + decay * k)))'),
+           'base = ops.wide(lr * (1. / (1. + decay * k)))',
+           path=SCHEDULE),
     mutant('range-ends-not-held', 'the LR and momentum are not held within '
            'their bounds', 'return ops.minimum(ops.maximum(value, '
            'ops.minimum(start, end)),\n                       '
-           'ops.maximum(start, end))', 'return value'),
+           'ops.maximum(start, end))', 'return value',
+           path=OPS),
     mutant('momentum-not-cycling', 'cyclical momentum stays at max_momentum',
-           'ops.const(_f32(spec.base_momentum)), s)',
-           'ops.const(_f32(spec.base_momentum)), s * 0.)'),
+           'ops.const(f32(spec.base_momentum)), s)',
+           'ops.const(f32(spec.base_momentum)), s * 0.)',
+           path=CYCLIC),
     mutant('sgd-momentum-constant', 'SGD applies max_momentum, not the '
            'cycling value (the logged momentum still cycles)',
-           "        lr, momentum = step.lr, step.momentum\n",
-           "        lr, momentum = step.lr, step.momentum\n"
+           "    def _hyper(self, step):\n        return step\n",
+           "    def _hyper(self, step):\n"
            "        if self.cycles_momentum:\n"
-           "            momentum = K.constant(self.clr['max_momentum'])\n"),
+           "            step = step._replace(momentum=K.constant("
+           "self.clr['max_momentum']))\n"
+           "        return step\n"),
     mutant('sgd-momentum-lagged', "SGD applies the previous update's "
            'momentum',
-           "        lr, momentum = step.lr, step.momentum\n",
-           "        lr, momentum = step.lr, step.momentum\n"
+           "    def _hyper(self, step):\n        return step\n",
+           "    def _hyper(self, step):\n"
            "        if self.cycles_momentum:\n"
-           "            momentum = tf.identity(self.current_momentum)\n"),
+           "            step = step._replace(momentum=tf.identity("
+           "self.current_momentum))\n"
+           "        return step\n"),
     mutant('step-count-ahead', 'every counter read sees k + 1 (the read '
            'after the increment, as stock keras races)',
            "k = K.cast(self.iterations, 'float32')",
@@ -191,55 +217,65 @@ MUTANTS = [
            'pairs = [(self.cycle_iterations,'
            ' K.get_value(self.cycle_iterations))]'),
     mutant('one-cycle-no-hold', 'one-cycle extrapolates after total_steps',
-           'ops.const(0.)), ops.const(1.))', 'ops.const(-9.)), ops.const(1.))'),
+           'ops.const(0.)), ops.const(1.))', 'ops.const(-9.)), ops.const(1.))',
+           path=ONE_CYCLE),
     mutant('one-cycle-phase-end', "one-cycle's warm-up ends a step late",
            'return (pct * total - 1, total - 1.)',
-           'return (pct * total, total - 1.)'),
+           'return (pct * total, total - 1.)',
+           path=ONE_CYCLE),
     mutant('one-cycle-third-phase-momentum', 'the third phase moves the '
-           'momentum', '(base, low, hi_m, hi_m)', '(base, low, lo_m, hi_m)'),
+           'momentum', '(base, low, hi_m, hi_m)', '(base, low, lo_m, hi_m)',
+           path=ONE_CYCLE),
     mutant('cosine-index-uncorrected', 'the restart index from the '
            'logarithm is not corrected upwards',
-           'i = ops.where(start(i + one) <= t, i + one, i)', 'i = i'),
+           'i = ops.where(start(i + one) <= t, i + one, i)', 'i = i',
+           path=COSINE),
     mutant('cosine-m_mul-ignored', 'm_mul is ignored',
-           'ops.pow(ops.const(spec.m_mul), i)', 'ops.pow(ops.const(1.), i)'),
+           'ops.pow(ops.const(spec.m_mul), i)', 'ops.pow(ops.const(1.), i)',
+           path=COSINE),
     mutant('decay-with-new-policies', 'decay is accepted with one_cycle and '
            'cosine_restarts',
-           "if spec is not None and spec.policy != 'cyclic' and decay > 0:",
-           'if False:'),
+           'if spec is not None and not policy_of(spec).uses_decay and '
+           'decay > 0:',
+           'if False:',
+           path=SCHEDULE),
     # The update rules.
     mutant('sgd-velocity-sign', 'SGD (explicit rule) adds the gradient',
-           'v = momentum * m - lr * g  # velocity',
-           'v = momentum * m + lr * g  # velocity'),
+           'v = h.momentum * m - h.lr * g  # velocity',
+           'v = h.momentum * m + h.lr * g  # velocity'),
     mutant('sgd-nesterov-dropped', 'Nesterov applies the plain velocity',
-           'new_p = p + momentum * v - lr * g', 'new_p = p + v'),
+           'return p + h.momentum * v - h.lr * g, [v]',
+           'return p + v, [v]'),
     mutant('rmsprop-abs', 'RMSprop averages |g| instead of g**2',
-           'new_a = rho * a + one_minus_rho * K.square(g)',
-           'new_a = rho * a + one_minus_rho * K.abs(g)'),
+           'new_a = h.rho * a + h.one_minus_rho * K.square(g)',
+           'new_a = h.rho * a + h.one_minus_rho * K.abs(g)'),
     mutant('adagrad-fused-epsilon', 'the fused Adagrad kernel gets 10x '
-           'epsilon', 'p.handle, a.handle, lr, epsilon, g, use_locking',
-           'p.handle, a.handle, lr, epsilon * 10, g, use_locking'),
+           'epsilon', 'accum=a.handle, lr=h.lr, epsilon=h.epsilon, grad=g,',
+           'accum=a.handle, lr=h.lr, epsilon=h.epsilon * 10, grad=g,'),
     mutant('rmsprop-fused-no-decay', "RMSprop's fused route does not decay "
-           'the accumulator', 'decayed = K.update(a, rho * a)',
+           'the accumulator', 'decayed = K.update(a, h.rho * a)',
            'decayed = K.update(a, a)'),
     mutant('rmsprop-fused-rate', "RMSprop's fused route applies lr, not "
            'lr / sqrt(1 - rho)',
-           'lr_over_s, epsilon = lr / s, K.constant(self.epsilon)',
-           'lr_over_s, epsilon = lr, K.constant(self.epsilon)'),
+           'lr_over_s, epsilon = step.lr / s, K.constant(self.epsilon)',
+           'lr_over_s, epsilon = step.lr, K.constant(self.epsilon)'),
     mutant('adadelta-fused-epsilon', "Adadelta's kernel gets 10x epsilon",
-           'd_a.handle, lr, self.rho, epsilon, g,',
-           'd_a.handle, lr, self.rho, epsilon * 10, g,'),
+           'rho=self.rho, epsilon=h.epsilon, grad=g,',
+           'rho=self.rho, epsilon=h.epsilon * 10, grad=g,'),
     mutant('adam-fused-beta-powers', "Adam's kernel gets beta_1**t and "
            'beta_2**t swapped',
-           'p.handle, m.handle, v.handle, beta_1_t, beta_2_t, lr,',
-           'p.handle, m.handle, v.handle, beta_2_t, beta_1_t, lr,'),
+           'v=v.handle, beta1_power=h.beta_1_t,\n'
+           '            beta2_power=h.beta_2_t,',
+           'v=v.handle, beta1_power=h.beta_2_t,\n'
+           '            beta2_power=h.beta_1_t,'),
     mutant('adam-amsgrad-fused-epsilon', "Adam's amsgrad kernel gets 10x "
-           'epsilon', 'beta_1_t, beta_2_t, lr, beta_1, beta_2, epsilon, g,\n',
-           'beta_1_t, beta_2_t, lr, beta_1, beta_2, epsilon * 10, g,\n'),
+           'epsilon', 'beta2=h.beta_2, epsilon=h.epsilon, grad=g,\n',
+           'beta2=h.beta_2, epsilon=h.epsilon * 10, grad=g,\n'),
     mutant('adamax-fused-no-bias-correction', "Adamax's kernel without "
-           '1 / (1 - beta_1**t)', 'u.handle, beta_1_t, lr,',
-           'u.handle, beta_1_t * 0., lr,'),
+           '1 / (1 - beta_1**t)', 'v=u.handle, beta1_power=h.beta_1_t,',
+           'v=u.handle, beta1_power=h.beta_1_t * 0.,'),
     mutant('nadam-fused-g-term-dropped', "Nadam's fused route drops the "
-           'gradient term', 'g_coef * g / (K.sqrt(v_t) + epsilon_r)',
+           'gradient term', 'h.g_coef * g / (K.sqrt(v_t) + h.epsilon_r)',
            '0. * g'),
     mutant('nadam-fused-epsilon', "Nadam's fused route with epsilon 1e-4",
            'epsilon_r, zero = self.epsilon * r, K.constant(0.)',
@@ -256,31 +292,31 @@ MUTANTS = [
            'update = g * K.sqrt(d_a + self.epsilon) / K.sqrt(a + '
            'self.epsilon)'),
     mutant('adam-epsilon-inside-sqrt', "Adam's epsilon inside the root",
-           'p_t = p - lr_t * m_t / (K.sqrt(v_t) + self.epsilon)',
-           'p_t = p - lr_t * m_t / K.sqrt(v_t + self.epsilon)'),
+           'p_t = p - h.lr_t * m_t / (K.sqrt(v_t) + self.epsilon)',
+           'p_t = p - h.lr_t * m_t / K.sqrt(v_t + self.epsilon)'),
     mutant('adam-bias-correction-t', 'Adam corrects with t = k + 2',
            'beta_1_t, beta_2_t = K.pow(beta_1, t), K.pow(beta_2, t)',
            'beta_1_t, beta_2_t = K.pow(beta_1, t + 1), K.pow(beta_2, t + 1)'),
     mutant('adam-amsgrad-ignored', 'amsgrad divides by v, not max(vhat, v)',
-           'p_t = p - lr_t * m_t / (K.sqrt(vhat_t) + self.epsilon)',
-           'p_t = p - lr_t * m_t / (K.sqrt(v_t) + self.epsilon)'),
+           'p_t = p - h.lr_t * m_t / (K.sqrt(vhat_t) + self.epsilon)',
+           'p_t = p - h.lr_t * m_t / (K.sqrt(v_t) + self.epsilon)'),
     mutant('adamax-epsilon', "Adamax's epsilon is 1e-4",
-           'p_t = p - lr_t * m_t / (u_t + self.epsilon)',
-           'p_t = p - lr_t * m_t / (u_t + 1e-4)'),
+           'p_t = p - h.lr_t * m_t / (u_t + self.epsilon)',
+           'p_t = p - h.lr_t * m_t / (u_t + 1e-4)'),
     mutant('adamax-no-bias-correction', 'Adamax without 1 / (1 - beta_1**t)',
            'lr_t = lr / (1. - beta_1_t)', 'lr_t = lr'),
     mutant('nadam-epsilon', "Nadam's epsilon is 1e-4",
-           'p_t = p - lr * m_t_bar / (K.sqrt(v_t_prime) + self.epsilon)',
-           'p_t = p - lr * m_t_bar / (K.sqrt(v_t_prime) + 1e-4)'),
+           'p_t = p - h.lr * m_t_bar / (K.sqrt(v_t_prime) + self.epsilon)',
+           'p_t = p - h.lr * m_t_bar / (K.sqrt(v_t_prime) + 1e-4)'),
     mutant('nadam-schedule-frozen', "Nadam's m_schedule is never written",
-           '[(self.m_schedule, m_schedule_new)])', '[])'),
+           'return [(self.m_schedule, h.m_schedule_new)]', 'return []'),
     mutant('nadam-next-cache', 'momentum_cache_t_1 uses t, not t + 1',
            '(t + 1) * self.schedule_decay', 't * self.schedule_decay'),
     mutant('constraint-skipped', 'parameters are written without their '
            'constraint',
-           "    if getattr(param, 'constraint', None) is not None:\n"
-           "        new_value = param.constraint(new_value)",
-           "    if False:\n        new_value = param.constraint(new_value)"),
+           "        if getattr(p, 'constraint', None) is not None:\n"
+           "            new_p = p.constraint(new_p)",
+           "        if False:\n            new_p = p.constraint(new_p)"),
     # State, config and callbacks.
     mutant('state-shape-unchecked', 'set_weights does not check shapes',
            'if K.int_shape(p) != np.shape(w):', 'if False:'),
@@ -289,11 +325,17 @@ MUTANTS = [
            '\n', ''),
     mutant('float32-range-unchecked', 'numbers outside float32\'s normal '
            'range are accepted',
-           '    if number != 0 and not _FLOAT32.tiny <= single <= _FLOAT32.max:',
-           '    if False:'),
+           '    if value_ != 0 and not FLOAT32.tiny <= single <= FLOAT32.max:',
+           '    if False:',
+           path=CHECKS),
     mutant('steps-below-one', 'a step of less than one update is accepted',
            "'or skip the cycle)' % allowed, lambda v: v >= 1)",
-           "'or skip the cycle)' % allowed, lambda v: v > 0)"),
+           "'or skip the cycle)' % allowed, lambda v: v > 0)",
+           path=CHECKS),
+    mutant('state-not-synced', 'get_config and reset_cycle keep the '
+           "constructor's clr after the variables changed",
+           '        if values == self._in_sync:\n            return',
+           '        if True:\n            return'),
     mutant('state-guard-off', 'a rebuilt optimizer never asserts that its '
            'state was loaded',
            'if not self.expected:\n            return None',
@@ -306,40 +348,52 @@ MUTANTS = [
            "                K.get_value(self.iterations))"),
     mutant('logger-momentum-is-lr', 'LRLogger logs the LR as momentum',
            "self._tensors['momentum'] = optimizer.current_momentum",
-           "self._tensors['momentum'] = optimizer.current_lr"),
+           "self._tensors['momentum'] = optimizer.current_lr",
+           path=CALLBACKS),
     mutant('checkpoint-in-place', 'AtomicModelCheckpoint writes the target '
            'in place', '            write(tmp, **kwargs)\n',
-           '            write(filepath, **kwargs)\n            return\n'),
+           '            write(filepath, **kwargs)\n            return\n',
+           path=CALLBACKS),
     # The range test.
     mutant('range-test-half-rate', 'the range test applies half its rate',
            'K.set_value(probe.optimizer.lr, rate)',
-           'K.set_value(probe.optimizer.lr, rate * 0.5)'),
+           'K.set_value(probe.optimizer.lr, rate * 0.5)',
+           path=RANGE_TEST),
     mutant('range-test-base-momentum', 'the range test holds momentum at '
            'base_momentum', "optimizer.clr['max_momentum']",
-           "optimizer.clr['base_momentum']"),
+           "optimizer.clr['base_momentum']",
+           path=RANGE_TEST),
     mutant('range-test-keeps-decay', 'the range test keeps the decay',
-           "        config['decay'] = 0.0\n", "        pass\n"),
+           "        config['decay'] = 0.0\n", "        pass\n",
+           path=RANGE_TEST),
     mutant('range-test-no-bias-correction', 'the smoothed loss is not '
            'bias-corrected', 'smooth = average / (1 - beta ** (i + 1))',
-           'smooth = average'),
+           'smooth = average',
+           path=RANGE_TEST),
     mutant('range-test-base-third', 'the suggested base is max_lr / 3',
-           '(float(self.lr[i]) / 4.,', '(float(self.lr[i]) / 3.,'),
+           '(float(self.lr[i]) / 4.,', '(float(self.lr[i]) / 3.,',
+           path=RANGE_TEST),
     mutant('range-test-valley-end', "'valley' picks the end of the "
            'stretch', 'return (best[0] + best[1] + 1) // 2 if',
-           'return best[1] if'),
+           'return best[1] if',
+           path=RANGE_TEST),
     mutant('range-test-steepest-rise', "'steepest' picks the steepest rise",
-           'i = int(np.argmin(slope))', 'i = int(np.argmax(slope))'),
+           'i = int(np.argmin(slope))', 'i = int(np.argmax(slope))',
+           path=RANGE_TEST),
     mutant('range-test-steepest-after-lowest', "'steepest' also searches "
            'after the lowest loss',
            '    lowest = _lowest_loss(lrs, smoothed)\n    if lowest is None:',
            '    lowest = _lowest_loss(lrs, smoothed) and len(smoothed) - 1\n'
-           '    if lowest is None:'),
+           '    if lowest is None:',
+           path=RANGE_TEST),
     mutant('range-test-seed-ignored', 'the batch order ignores the seed',
            'rng = np.random.RandomState(seed)',
-           'rng = np.random.RandomState(0)'),
+           'rng = np.random.RandomState(0)',
+           path=RANGE_TEST),
     mutant('range-test-suggest-ignored', 'suggested_bounds ignores suggest',
            'self.suggested_bounds = self.suggestions[suggest]',
-           "self.suggested_bounds = self.suggestions['lowest_loss']"),
+           "self.suggested_bounds = self.suggestions['lowest_loss']",
+           path=RANGE_TEST),
     # The seed check.
     mutant('seed-check-late', 'check_seed.py checks a cell only after '
            'the whole notebook ran (no progress)',

@@ -1,0 +1,14 @@
+"""The parts of `clr_optimizers`, one job per file.
+
+`clr_optimizers.py` (the optimizers and every public name) imports from
+here; nothing here imports it. Within the package imports go one way:
+
+    checks   numbers and counters as the graph sees them, validated
+    ops      the two sets of ops a schedule is written over (graph, numpy)
+    policies one file per schedule policy, and their table
+    schedule the `clr` dict validated, the schedule, `clr_schedule`
+    docs     the shared argument docs, written once (from the policies)
+    callbacks, range_test   what works beside a compiled model
+
+Not a public API: import the names from `clr_optimizers`.
+"""

@@ -1,0 +1,76 @@
+"""The arguments the seven optimizers share, documented once and added to
+each class's docstring (so that `help(Adam)` shows them), with every
+policy's keys taken from the policy itself."""
+from __future__ import absolute_import
+
+import textwrap
+
+from .policies import POLICIES, default
+
+SHARED = """\
+learning_rate: float >= 0. The learning rate (`lr` also accepted). With
+    `clr`, the learning rate of the first update:
+        {roles}.
+clr: dict or None (default). A learning-rate schedule computed in the
+    graph at every update. `clr['policy']` picks it, one of {names}
+    (default {default!r}). Unknown keys, and keys a setting does not
+    use, are errors. The policies and their keys:
+
+{policies}
+decay: float >= 0 (default 0). Keras's time-based decay: the base rate is
+    lr / (1 + decay * k) at update k (with a schedule, only with policies
+    that use it: {decays}).
+fused: boolean (default True). Whether to apply each update with one of
+    TensorFlow's fused training kernels (one pass over each parameter;
+    equal to the rule up to float32 rounding). Parameters with a sparse
+    gradient or a constraint, or that are not resource variables, always
+    get the rule op by op.
+clipnorm: float >= 0. Gradients are clipped when their L2 norm exceeds
+    this value.
+clipvalue: float >= 0. Gradients are clipped when their absolute value
+    exceeds this value.
+"""
+
+
+def fill(doc):
+    """A docstring with {roles} and {resettable} filled in from the
+    policies: what the optimizer's lr is to each, and which keys
+    reset_cycle may change."""
+    indent = '\n' + ' ' * 16
+    return doc.replace('{roles}', _roles(indent)).replace(
+        '{resettable}', (';' + indent).join(
+            '%r: %s' % (name, ', '.join(p.resettable) or 'none')
+            for name, p in POLICIES.items()))
+
+
+def _roles(indent):
+    """What the optimizer's lr is to each policy, a line each."""
+    return (';' + indent).join('%r: %s' % (name, p.lr_role)
+                               for name, p in POLICIES.items())
+
+
+def policies_text():
+    """Every policy's doc, as `help()` shows it."""
+    return '\n'.join(policy.doc for policy in POLICIES.values())
+
+
+def shared_arguments():
+    """The shared arguments' docs, policies included (unindented)."""
+    return SHARED.format(
+        roles=_roles('\n' + ' ' * 8),
+        names=', '.join(repr(name) for name in POLICIES),
+        default=default(),
+        policies=textwrap.indent(policies_text(), '    '),
+        decays=', '.join(repr(name) for name, p in POLICIES.items()
+                         if p.uses_decay))
+
+
+def document(cls):
+    """Appends the shared arguments to the `# Arguments` section of the
+    class's docstring (which lists only the class's own arguments)."""
+    doc = cls.__doc__
+    at = doc.index('\n    # References')
+    cls.__doc__ = (doc[:at].rstrip('\n') + '\n' +
+                   textwrap.indent(shared_arguments(), ' ' * 8) +
+                   doc[at:])
+    return cls

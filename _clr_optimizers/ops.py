@@ -1,0 +1,145 @@
+"""The two sets of ops every schedule is written over, and the shared
+interpolations.
+
+A policy's schedule is one function of (ops, counts, state); with
+`GraphOps` it builds the training graph's ops, with `NumpyOps` it computes
+the same float32 results in numpy (`clr_schedule`, plots, tests). Both
+evaluate in float64 from float32 inputs and round once (`narrow`).
+"""
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from .checks import FLOAT32
+
+
+class GraphOps(object):
+    """TensorFlow ops: the schedule as it runs in the training graph.
+
+    `deps`: ops that the final learning rate (and momentum) must wait for.
+    """
+    floor = staticmethod(tf.floor)
+    abs = staticmethod(tf.abs)
+    where = staticmethod(tf.compat.v2.where)
+    minimum = staticmethod(tf.minimum)
+    maximum = staticmethod(tf.maximum)
+    cos = staticmethod(tf.cos)
+    sin = staticmethod(tf.sin)
+    square = staticmethod(tf.square)
+    log = staticmethod(tf.math.log)
+
+    def __init__(self, deps=()):
+        self.deps = list(deps)
+
+    @staticmethod
+    def const(x):
+        return tf.constant(x, dtype=tf.float64)
+
+    @staticmethod
+    def pow(x, y):
+        return tf.pow(x, y)
+
+    @staticmethod
+    def wide(x):
+        """float32 -> float64, exactly."""
+        return tf.cast(x, tf.float64)
+
+    def narrow(self, x):
+        """float64 -> float32, rounded once; magnitudes below float32's
+        normal range become 0 (as they would with flush-to-zero)."""
+        x = tf.compat.v2.where(tf.abs(x) < FLOAT32.tiny, tf.zeros_like(x), x)
+        with tf.control_dependencies(self.deps):
+            return tf.cast(x, tf.float32)
+
+    @staticmethod
+    def backend_fn(fn, x):
+        """A user's backend function (float32 -> float32) of x."""
+        return tf.cast(fn(tf.cast(x, tf.float32)), tf.float64)
+
+
+class NumpyOps(object):
+    """The same operations in numpy, for `clr_schedule`, plots and tests."""
+    floor = staticmethod(np.floor)
+    abs = staticmethod(np.abs)
+    where = staticmethod(np.where)
+    minimum = staticmethod(np.minimum)
+    maximum = staticmethod(np.maximum)
+    cos = staticmethod(np.cos)
+    sin = staticmethod(np.sin)
+    square = staticmethod(np.square)
+
+    @staticmethod
+    def log(x):
+        with np.errstate(divide='ignore', invalid='ignore'):
+            return np.log(x)
+
+    @staticmethod
+    def const(x):
+        return np.float64(x)
+
+    @staticmethod
+    def pow(x, y):
+        with np.errstate(over='ignore', under='ignore'):
+            return np.power(x, y)
+
+    @staticmethod
+    def wide(x):
+        return np.asarray(x, np.float32).astype(np.float64)
+
+    @staticmethod
+    def narrow(x):
+        x = np.where(np.abs(x) < FLOAT32.tiny, 0., x)
+        return np.asarray(x, np.float64).astype(np.float32)
+
+    @staticmethod
+    def backend_fn(fn, x):
+        """Evaluates a backend function one scalar at a time, as the graph
+        does, so that transcendental functions round identically."""
+        x = np.asarray(x, np.float64).astype(np.float32)
+        with tf.Graph().as_default(), tf.Session() as sess:
+            arg = tf.placeholder(tf.float32, shape=())
+            out = tf.cast(fn(arg), tf.float32)
+            values = {v: sess.run(out, {arg: v}) for v in np.unique(x)}
+        return np.vectorize(lambda v: values[v], otypes=[np.float32])(
+            x).astype(np.float64)
+
+
+def f32(value):
+    """The float32 value of a setting, as a Python float."""
+    return float(np.float32(value))
+
+
+def between(ops, start, end, h):
+    """start + (end - start) * h for h in [0, 1], held between start and
+    end. The difference end - start is rounded to float32 (the seed
+    notebook's printed rates need it); that half ulp could carry the result
+    past an end, hence the bounds."""
+    return held(ops, start + ops.wide(ops.narrow(end - start)) * h, start,
+                end)
+
+
+def held(ops, value, start, end):
+    """`value` held between start and end, which rounding can step past."""
+    return ops.minimum(ops.maximum(value, ops.minimum(start, end)),
+                       ops.maximum(start, end))
+
+
+def anneal(ops, start, end, rest, strategy):
+    """From start to end as `rest` goes from 1 to 0, in float64: linearly,
+    start * rest + end * (1 - rest), or along a half cosine,
+    start * sin(pi * rest / 2)**2 + end * cos(pi * rest / 2)**2. Both give
+    start and end exactly at the ends and have no cancellation near them
+    (PyTorch's end + (start - end) / 2 * (1 + cos(pi * pct)) loses the low
+    digits where the value approaches end)."""
+    if strategy == 'linear':
+        value = start * rest + end * (ops.const(1.) - rest)
+    else:
+        angle = ops.const(math.pi / 2) * rest
+        value = start * ops.square(ops.sin(angle)) + end * ops.square(
+            ops.cos(angle))
+    return held(ops, value, start, end)

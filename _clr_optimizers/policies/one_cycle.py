@@ -1,0 +1,132 @@
+"""The one-cycle policy of Smith and Topin (2017), as PyTorch's OneCycleLR:
+from lr up to max_lr over pct_start of total_steps, then down to
+lr / final_div_factor (three_phase: down to lr, then to the floor)."""
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+
+import numpy as np
+
+from ..checks import choice, flag, number, whole_steps
+from ..ops import anneal, f32
+from .base import MOMENTUM_DOC, Policy, max_lr, restore
+
+OneCycleSpec = collections.namedtuple('OneCycleSpec', (
+    'policy', 'max_lr', 'total_steps', 'pct_start', 'anneal_strategy',
+    'final_div_factor', 'three_phase', 'base_momentum', 'max_momentum'))
+
+
+class OneCycle(Policy):
+    name = 'one_cycle'
+    keys = ('max_lr', 'total_steps', 'pct_start', 'anneal_strategy',
+            'final_div_factor', 'three_phase')
+    required = ('max_lr', 'total_steps')
+    momentum = True
+    resettable = ('max_lr',)
+    lr_role = 'the start of the cycle'
+    doc = """\
+'one_cycle': Smith and Topin's one-cycle, as PyTorch's OneCycleLR: from
+lr up to max_lr over pct_start * total_steps updates, then down to
+lr / final_div_factor, where it holds.
+    max_lr: float >= lr, required. The peak.
+    total_steps: whole number >= 1, required. The length of the cycle.
+    pct_start: float in (0, 1) (default 0.3). The share of the rise.
+    anneal_strategy: 'cos' (default) or 'linear'.
+    final_div_factor: float >= 1 (default 1e4). The floor is
+        lr / final_div_factor.
+    three_phase: bool (default False). Down to lr first, then to the
+        floor, as fastai's.
+""" + MOMENTUM_DOC
+
+    def validate(self, clr, lr, momentum):
+        top = max_lr(clr, lr)
+        total = whole_steps("clr['total_steps']", clr['total_steps'],
+                            'the length of the cycle')
+        pct = number("clr['pct_start']", clr.get('pct_start', 0.3),
+                     'in (0, 1)', lambda v: 0 < v < 1)
+        strategy = choice("clr['anneal_strategy']",
+                          clr.get('anneal_strategy', 'cos'), ('cos', 'linear'))
+        final = number("clr['final_div_factor']",
+                       clr.get('final_div_factor', 1e4), '>= 1',
+                       lambda v: v >= 1)
+        three = flag("clr['three_phase']", clr.get('three_phase', False))
+        _check_phases(clr, pct, total, three)
+        return OneCycleSpec(self.name, top, total, pct, strategy, final,
+                            three, *momentum)
+
+    def state(self, spec):
+        return (('max_lr', np.float32(spec.max_lr)),)
+
+    def saved(self, clr, state):
+        return restore(clr, 'max_lr', state['max_lr'], np.float32,
+                       state['max_lr'])
+
+    def schedule(self, ops, c, base, spec, state):
+        """(lr, momentum) in float64 at step c. Each phase interpolates from
+        its start to its end; after total_steps - 1 the last phase's end
+        holds."""
+        t = ops.wide(c)
+        # x * (1 / c), never x / c: TensorFlow's constant folding rewrites
+        # the latter into the former, which numpy would not.
+        phases = _phases(ops, base, ops.wide(state['max_lr']), spec)
+        ends = phase_ends(spec.pct_start, spec.total_steps, spec.three_phase)
+        lr = momentum = None
+        for i in reversed(range(len(phases))):
+            start = 0. if i == 0 else ends[i - 1]
+            # the part of the phase still to go: 1 at its start, 0 at its end
+            rest = ops.minimum(ops.maximum((ops.const(ends[i]) - t) *
+                                           ops.const(1. / (ends[i] - start)),
+                                           ops.const(0.)), ops.const(1.))
+            lr_a, lr_b, m_a, m_b = phases[i]
+            lr_i = anneal(ops, lr_a, lr_b, rest, spec.anneal_strategy)
+            m_i = None if m_a is None else anneal(ops, m_a, m_b, rest,
+                                                  spec.anneal_strategy)
+            if lr is None:
+                lr, momentum = lr_i, m_i
+            else:
+                inside = t <= ops.const(ends[i])
+                lr = ops.where(inside, lr_i, lr)
+                if m_i is not None:
+                    momentum = ops.where(inside, m_i, momentum)
+        return lr, momentum
+
+    def bounds(self, spec, lr):
+        return lr / spec.final_div_factor, spec.max_lr
+
+
+def phase_ends(pct, total, three):
+    """The phases' last steps, as PyTorch's OneCycleLR computes them."""
+    if three:
+        return (pct * total - 1, 2 * pct * total - 2, total - 1.)
+    return (pct * total - 1, total - 1.)
+
+
+def _phases(ops, base, top, spec):
+    """(lr from, lr to, momentum from, momentum to) of each phase."""
+    low = base * ops.const(1. / spec.final_div_factor)
+    hi_m = lo_m = None
+    if spec.base_momentum is not None:
+        hi_m = ops.const(f32(spec.max_momentum))
+        lo_m = ops.const(f32(spec.base_momentum))
+    if spec.three_phase:
+        return [(base, top, hi_m, lo_m), (top, base, lo_m, hi_m),
+                (base, low, hi_m, hi_m)]
+    return [(base, top, hi_m, lo_m), (top, low, lo_m, hi_m)]
+
+
+def _check_phases(clr, pct, total, three):
+    """PyTorch's phase ends: pct * total - 1 (and 2 * pct * total - 2), then
+    total - 1; each phase must last more than one update."""
+    ends = phase_ends(pct, total, three)
+    lengths = np.diff((0.,) + ends)
+    if not np.all(lengths > 0):
+        raise ValueError(
+            "clr['pct_start'] = %r with clr['total_steps'] = %r leaves a "
+            'phase of the cycle without updates (phase ends at %s); the '
+            'warm-up needs pct_start * total_steps > 1%s.'
+            % (clr.get('pct_start', 0.3), clr['total_steps'],
+               ', '.join('%g' % e for e in ends),
+               ' and three phases pct_start < 0.5 + 1 / (2 * total_steps)'
+               if three else ''))
