@@ -102,8 +102,12 @@ def run(out):
 def train_with(library_root, out):
     env = dict(os.environ, PYTHONPATH=library_root, TF_CPP_MIN_LOG_LEVEL='2',
                PYTHONHASHSEED='0')
-    subprocess.check_call([sys.executable, os.path.abspath(__file__),
-                           '--run', out], env=env, cwd=library_root)
+    done = subprocess.run([sys.executable, os.path.abspath(__file__),
+                           '--run', out], env=env, cwd=library_root,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        sys.exit('training with %s failed:\n%s' % (
+            library_root, done.stdout.decode('utf8', 'replace')[-5000:]))
     return np.load(out)
 
 
