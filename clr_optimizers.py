@@ -118,6 +118,59 @@ class _LoadGuard(object):
         return [] if self.flag is None else [(self.flag, True)]
 
 
+class _ScheduledRate(object):
+    """`optimizer.lr` of an optimizer with a schedule, for Keras's LR
+    callbacks: `K.get_value` evaluates it (`eval`), `K.set_value` runs the
+    op of its `assign`.
+
+    Reading gives the LR that the last update used, or before any update
+    the one the first will use. Writing a value v multiplies `lr_scale`,
+    and so every later LR, by v / (the value read at that moment): writing
+    back what was read changes nothing, also 0. A schedule at 0 cannot be
+    scaled to another value: that write fails, naming the values.
+    """
+    dtype = tf.float32          # what K.set_value casts the value to
+
+    def __init__(self, optimizer):
+        self._optimizer = optimizer
+        self._read = None
+
+    def _value(self):
+        """The graph's tensor of the value read, built once."""
+        if self._read is None:
+            opt = self._optimizer
+            with opt.iterations.graph.as_default(), \
+                    K.name_scope('lr_read'):
+                first, _ = opt._schedule(
+                    GraphOps(), K.cast(opt.iterations, 'float32'),
+                    K.cast(opt.cycle_iterations, 'float32'))
+                self._read = tf.compat.v2.where(
+                    opt.iterations > 0, tf.convert_to_tensor(opt.current_lr),
+                    first)
+        return self._read
+
+    def eval(self, session=None):
+        return (session or K.get_session()).run(self._value())
+
+    def assign(self, value):
+        """The op that sets the value: lr_scale *= value / old."""
+        opt, old = self._optimizer, self._value()
+        with opt.iterations.graph.as_default(), K.name_scope('lr_write'):
+            same = tf.equal(value, old)
+            check = tf.debugging.Assert(tf.logical_and(
+                tf.logical_or(same, old > 0),
+                tf.logical_and(value >= 0, tf.math.is_finite(value))), [
+                    '%s: cannot set the scheduled learning rate to' %
+                    type(opt).__name__, value, 'from', old, '(the value '
+                    'must be finite and >= 0, and a schedule at 0 cannot '
+                    'be scaled)'])
+            scale = tf.convert_to_tensor(opt.lr_scale)
+            with tf.control_dependencies([check]):
+                return opt.lr_scale.assign(tf.compat.v2.where(
+                    same, scale, scale * (tf.cast(value, tf.float64) /
+                                          tf.cast(old, tf.float64))))
+
+
 class _CLROptimizer(keras_optimizers.Optimizer):
     """The shared part of the seven: state, validation, the schedule, the
     loop over the parameters, step ordering and config.
@@ -181,6 +234,9 @@ class _CLROptimizer(keras_optimizers.Optimizer):
             raise ValueError('cycle_iterations=%r is state of a cyclical '
                              'learning rate, but clr is None.'
                              % (state['cycle_iterations'],))
+        if 'lr_scale' in state and spec is None:
+            raise ValueError('lr_scale=%r is a factor on a schedule, but clr '
+                             'is None.' % (state['lr_scale'],))
         if 'current_momentum' in state and not cycles:
             raise ValueError('current_momentum=%r is state of a cyclical '
                              'momentum, but clr has no base_momentum and '
@@ -220,6 +276,11 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         self._in_sync = tuple(float(value) for _, value in values)
         self._state_weights.append(self.cycle_iterations)
         self._state_weights += list(self._policy_state.values())
+        # Keras's LR callbacks' factor on the schedule (see `lr`): in the
+        # config, not a weight, so 0.3.0's files load unchanged
+        self.lr_scale = K.variable(state.get('lr_scale', 1.), dtype='float64',
+                                   name='lr_scale')
+        self._lr_view = _ScheduledRate(self)
         if self.cycles_momentum:
             self.current_momentum = K.variable(
                 state.get('current_momentum', 0.), name='current_momentum')
@@ -318,17 +379,33 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         c = None
         if self._spec is not None:
             c = K.cast(self.cycle_iterations, 'float32')
-        decay = self.decay if self.initial_decay > 0 else None
         reads = [] if c is None else [c]
-        if decay is not None or self._reads_step_count:
+        if self.initial_decay > 0 or self._reads_step_count:
             reads.append(k)
-        lr, cycling = schedule(GraphOps(deps), k, c,
-                               _read(self.learning_rate), decay, self._spec,
-                               self._policy_state)
+        lr, cycling = self._schedule(GraphOps(deps), k, c)
         momentum = cycling
         if momentum is None and self.momentum_argument is not None:
             momentum = _read(getattr(self, self.momentum_argument))
         return _Step(k, lr, momentum, cycling, reads)
+
+    def _schedule(self, ops, k, c):
+        """This update's (lr, cycling momentum) in the graph, from the
+        counters read as float32."""
+        decay = self.decay if self.initial_decay > 0 else None
+        scale = None if self._spec is None else _read(self.lr_scale)
+        return schedule(ops, k, c, _read(self.learning_rate), decay,
+                        self._spec, self._policy_state, scale)
+
+    @property
+    def lr(self):
+        """What Keras's LR callbacks (`ReduceLROnPlateau`,
+        `LearningRateScheduler`, Horovod's) read and write with
+        `K.get_value` / `K.set_value`: without `clr`, `learning_rate`
+        itself, as in Keras; with a schedule, the LR the last update used
+        (the first update's before any), and writing a value multiplies
+        every later LR by new / that value (`lr_scale`), keeping the
+        schedule's shape and the momentum."""
+        return self.learning_rate if self._spec is None else self._lr_view
 
     def _end_update(self, step, updates, state_updates=()):
         """Appends the counter increments (after the counter reads), the
@@ -405,7 +482,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         spec = validate_clr(clr, base, self.momentum_argument,
                             type(self).__name__)
         values = self._policy.state(spec)
-        pairs = [(self.cycle_iterations, 0)]
+        pairs = [(self.cycle_iterations, 0), (self.lr_scale, 1.)]
         pairs += [(self._policy_state[name], value) for name, value in values]
         if lr is not None:
             pairs.append((self.learning_rate, base))
@@ -507,6 +584,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         if self._spec is not None:
             config['cycle_iterations'] = float(
                 K.get_value(self.cycle_iterations))
+            config['lr_scale'] = float(K.get_value(self.lr_scale))
         config['current_lr'] = float(K.get_value(self.current_lr))
         config['fused'] = self.fused
         if self.cycles_momentum:

@@ -595,6 +595,18 @@ def test_policies_are_independent_of_grappler(lr, clr):
     optimizer on (its constant folding regroups constants) and off, equal
     clr_schedule bit for bit; at k = 150 of the last case the float64 value
     lies within 1e-19 of a float32 rounding tie."""
+    steps = np.unique(np.concatenate([np.arange(1200), [2999, 3000, 3001]]))
+    want, want_m = clr_schedule(steps, lr, clr, return_momentum=True)
+    for got, got_m in graph_schedules(lr, clr, steps):
+        assert exact(got, want)
+        if want_m is not None:
+            assert exact(got_m, want_m)
+
+
+def graph_schedules(lr, clr, steps):
+    """The training graph's schedule ops at each step, from a counter
+    variable, with grappler on and then off: (lr, momentum or None) for
+    each."""
     spec = clr_schedules.validate_clr(clr, lr, 'beta_1', 'test')
     counter = tf.Variable(np.int64(0))
     k = tf.cast(counter, tf.float32)
@@ -603,8 +615,6 @@ def test_policies_are_independent_of_grappler(lr, clr):
     out, out_m = clr_schedules.schedule(
         GraphOps(), k, k,
         tf.convert_to_tensor(tf.Variable(np.float32(lr))), None, spec, state)
-    steps = np.unique(np.concatenate([np.arange(1200), [2999, 3000, 3001]]))
-    want, want_m = clr_schedule(steps, lr, clr, return_momentum=True)
     for sess in grappler_on_and_off():
         run = sess.make_callable([out] if out_m is None else [out, out_m])
         got = []
@@ -612,9 +622,7 @@ def test_policies_are_independent_of_grappler(lr, clr):
             counter.load(step, sess)
             got.append(run())
         got = np.array(got, np.float32)
-        assert exact(got[:, 0], want)
-        if out_m is not None:
-            assert exact(got[:, 1], want_m)
+        yield got[:, 0], (None if out_m is None else got[:, 1])
 
 
 @pytest.mark.parametrize('cls,kwargs', [
@@ -650,7 +658,7 @@ def test_policies_reset_cycle_restarts_them():
 BAD_POLICIES = [
     pytest.param({'policy': 'one_cycel', 'max_lr': 0.1, 'total_steps': 10},
                  r"clr\['policy'\] must be one of 'cyclic', 'one_cycle', "
-                 r"'cosine_restarts'; got 'one_cycel'. Did you mean "
+                 r"'cosine_restarts', 'phases'; got 'one_cycel'. Did you mean "
                  r"'one_cycle'\?", id='policy-misspelt'),
     pytest.param(dict(ONE_CYCLE, step_size=4), r"Unknown clr key 'step_size'"
                  r".*for policy 'one_cycle'", id='one_cycle-step_size'),
@@ -712,6 +720,559 @@ def test_decay_is_refused_with_the_new_policies(clr):
         clr_schedule([0], 0.004, clr, decay=0.01)
     with pytest.raises(ValueError, match='Adagrad has no momentum'):
         Adagrad(lr=0.004, clr=ONE_CYCLE)
+
+# ---------------------------------------------------------------------------
+# The phases policy: today's recipes, each against its reference's formula
+# ---------------------------------------------------------------------------
+
+def phases(*entries):
+    return {'policy': 'phases', 'phases': list(entries)}
+
+
+LD = np.longdouble      # references in x87 extended precision (64-bit
+                        # significand): their own error is far below 2**-20
+                        # of a float32 ulp, even where the formula cancels
+
+
+def hf_linear(k, W, T, peak):
+    """HF transformers get_linear_schedule_with_warmup's lambda, times the
+    optimizer's lr (peak)."""
+    k = np.asarray(k, LD)
+    return LD(peak) * np.where(k < W, k / LD(max(1, W)), np.maximum(
+        LD(0), (LD(T) - k) / LD(max(1, T - W))))
+
+
+def hf_cosine(k, W, T, peak, min_lr_rate=0.):
+    """HF get_cosine_schedule_with_warmup (num_cycles 0.5), and with a floor
+    as get_cosine_with_min_lr_schedule_with_warmup(min_lr_rate)."""
+    k = np.asarray(k, LD)
+    progress = (k - W) / LD(max(1, T - W))
+    factor = LD(0.5) * (1 + np.cos(LD(np.pi) * 0.5 * 2 * progress))
+    factor = factor * (1 - LD(min_lr_rate)) + LD(min_lr_rate)
+    return LD(peak) * np.where(k < W, k / LD(max(1, W)),
+                               np.maximum(LD(0), factor))
+
+
+def hf_wsd(k, W, S, D, peak, ratio, decay_type):
+    """HF get_wsd_schedule(W, D, num_stable_steps=S, min_lr_ratio=ratio,
+    warmup_type='linear', decay_type=...), its lambda times peak."""
+    k = np.asarray(k, LD)
+    r = LD(ratio)
+    warm = k / LD(max(1, W)) * (1 - r) + r
+    progress = (k - W - S) / LD(max(1, D))
+    decay = {'linear': 1 - progress,
+             'cosine': LD(0.5) * (1 + np.cos(LD(np.pi) * 0.5 * 2 * progress)),
+             '1-sqrt': 1 - np.sqrt(np.maximum(progress, 0))}[decay_type]
+    factor = np.where(k < W, np.maximum(0, warm), np.where(
+        k < W + S, LD(1), np.where(k < W + S + D, np.maximum(
+            0, decay * (1 - r) + r), r)))
+    return LD(peak) * factor
+
+
+def optax_warmup_cosine(k, init, peak, warmup, decay_steps, end):
+    """optax warmup_cosine_decay_schedule (exponent 1): a linear warm-up,
+    then cosine_decay_schedule over decay_steps - warmup (decay_steps
+    include the warm-up), holding end after it."""
+    k = np.asarray(k, LD)
+    rise = (LD(init) - peak) * (1 - k / LD(warmup)) + LD(peak)
+    count = np.minimum(k - warmup, LD(decay_steps - warmup))
+    alpha = LD(end) / LD(peak)
+    cosine = LD(0.5) * (1 + np.cos(LD(np.pi) * count / (decay_steps - warmup)))
+    return np.where(k < warmup, rise, LD(peak) * ((1 - alpha) * cosine + alpha))
+
+
+def tf_polynomial(k, lr, decay_steps, end, power):
+    """TF polynomial_decay(cycle=False)."""
+    step = np.minimum(np.asarray(k, LD), LD(decay_steps))
+    return (LD(lr) - LD(end)) * (1 - step / LD(decay_steps)) ** LD(power) + \
+        LD(end)
+
+
+def tf_piecewise(k, boundaries, values):
+    """TF piecewise_constant: x <= boundaries[0] keeps values[0], and so on."""
+    k = np.asarray(k, LD)
+    out = np.full(k.shape, LD(values[-1]))
+    for boundary, value in reversed(list(zip(boundaries, values))):
+        out = np.where(k <= boundary, LD(value), out)
+    return out
+
+
+def tf_exponential(k, lr, decay_steps, rate, staircase=False):
+    """TF exponential_decay."""
+    p = np.asarray(k, LD) / LD(decay_steps)
+    if staircase:
+        p = np.floor(p)
+    return LD(lr) * LD(rate) ** p
+
+
+def torch_multistep(k, lr, milestones, gamma):
+    """PyTorch MultiStepLR: lr * gamma ** (milestones <= k)."""
+    k = np.asarray(k)
+    count = np.searchsorted(np.asarray(milestones), k, side='right')
+    return LD(lr) * LD(gamma) ** count.astype(LD)
+
+
+def torch_linear(k, lr, start, end, total):
+    """PyTorch LinearLR's closed form."""
+    k = np.minimum(np.asarray(k, LD), LD(total))
+    return LD(lr) * (LD(start) + (LD(end) - LD(start)) * k / LD(total))
+
+
+def torch_linear_then_cosine(k, lr, start, warmup, t_max, eta_min):
+    """PyTorch SequentialLR([LinearLR(start_factor=start, total_iters=
+    warmup), CosineAnnealingLR(t_max, eta_min)], milestones=[warmup])."""
+    k = np.asarray(k, LD)
+    cosine = LD(eta_min) + (LD(lr) - LD(eta_min)) * (
+        1 + np.cos(LD(np.pi) * (k - warmup) / LD(t_max))) / 2
+    return np.where(k < warmup, torch_linear(k, lr, start, 1., warmup),
+                    cosine)
+
+
+def warmup_then(k, warmup, peak, clr, reference):
+    """A linear warm-up from 0 over `warmup` updates, then the policy from
+    lr = peak (its counter from 0), by the policy's reference."""
+    k = np.asarray(k, np.float64)
+    after = reference(np.maximum(k - warmup, 0), peak, clr)
+    return np.where(k < warmup, LD(peak) * k / warmup, after)
+
+
+COS_RESTARTS = dict(policy='cosine_restarts', first_decay_steps=300,
+                    t_mul=1.5, m_mul=0.8, alpha=0.05)
+CYCLE = dict(policy='cyclic', max_lr=0.006, step_size=250)
+# The optimizer's lr, where a recipe starts, is a float32 variable: recipes
+# that start above 0 use starts that float32 holds exactly (2**-n), so that
+# each reference keeps its own numbers.
+PEAK, RATIO = 2. ** -10, 2. ** -5
+# id, optimizer lr, clr, reference of k, the steps compared
+RECIPES = [
+    ('hf-linear', 0., phases({'steps': 200, 'to': 1e-3},
+                             {'steps': 1800, 'to': 0.}),
+     lambda k: hf_linear(k, 200, 2000, 1e-3), 2500),
+    ('hf-cosine', 0., phases({'steps': 100, 'to': 3e-4},
+                             {'steps': 1900, 'to': 0., 'shape': 'cos'}),
+     lambda k: hf_cosine(k, 100, 2000, 3e-4), 2001),
+    ('hf-cosine-floor', 0., phases(
+        {'steps': 2000, 'to': 3e-4},
+        {'steps': 8000, 'to': 3e-4 * 0.1, 'shape': 'cos'}),
+     lambda k: hf_cosine(k, 2000, 10000, 3e-4, 0.1), 10001),
+    ('hf-wsd-linear', PEAK * RATIO, phases(
+        {'steps': 100, 'to': PEAK}, {'steps': 700, 'to': PEAK},
+        {'steps': 200, 'to': PEAK * RATIO}),
+     lambda k: hf_wsd(k, 100, 700, 200, PEAK, RATIO, 'linear'), 1100),
+    ('hf-wsd-cosine', 0., phases(
+        {'steps': 100, 'to': 1e-3}, {'steps': 700, 'to': 1e-3},
+        {'steps': 200, 'to': 0., 'shape': 'cos'}),
+     lambda k: hf_wsd(k, 100, 700, 200, 1e-3, 0., 'cosine'), 1100),
+    ('hf-wsd-1-sqrt', PEAK * 0.125, phases(
+        {'steps': 100, 'to': PEAK}, {'steps': 700, 'to': PEAK},
+        {'steps': 2000, 'to': PEAK * 0.125, 'shape': '1-sqrt'}),
+     lambda k: hf_wsd(k, 100, 700, 2000, PEAK, 0.125, '1-sqrt'), 3000),
+    ('optax-warmup-cosine', 2. ** -17, phases(
+        {'steps': 300, 'to': 2e-3}, {'steps': 2700, 'to': 1e-5,
+                                     'shape': 'cos'}),
+     lambda k: optax_warmup_cosine(k, 2. ** -17, 2e-3, 300, 3000, 1e-5),
+     3500),
+    ('tf-polynomial', 0.125, phases({'steps': 1000, 'to': 1e-4,
+                                     'shape': 'poly', 'power': 2.}),
+     lambda k: tf_polynomial(k, 0.125, 1000, 1e-4, 2.), 1500),
+    ('tf-polynomial-sqrt', 0.125, phases(
+        {'steps': 1000, 'to': 0., 'shape': 'poly', 'power': 0.5}),
+     lambda k: tf_polynomial(k, 0.125, 1000, 0., 0.5), 1500),
+    ('tf-piecewise', 1.0, phases({'steps': 101, 'to': 0.5, 'shape': 'step'},
+                                 {'steps': 200, 'to': 0.1, 'shape': 'step'}),
+     lambda k: tf_piecewise(k, [100, 300], [1.0, 0.5, 0.1]), 600),
+    ('tf-exponential', 0.125, phases(
+        {'steps': 5000, 'to': 0.125 * 0.96 ** (5000 / 100.), 'shape': 'exp'}),
+     lambda k: tf_exponential(k, 0.125, 100, 0.96), 5000),
+    ('tf-exponential-staircase', 0.125, phases(
+        *[{'steps': 100, 'to': 0.125 * 0.3 ** i, 'shape': 'step'}
+          for i in range(1, 6)]),
+     lambda k: tf_exponential(k, 0.125, 100, 0.3, staircase=True), 600),
+    ('torch-multistep', 0.125, phases(
+        {'steps': 30, 'to': 0.125 * 0.1, 'shape': 'step'},
+        {'steps': 50, 'to': 0.125 * 0.1 ** 2, 'shape': 'step'}),
+     lambda k: torch_multistep(k, 0.125, [30, 80], 0.1), 200),
+    ('torch-linear', 0.0625 * 0.25, phases({'steps': 40, 'to': 0.0625 * 0.9}),
+     lambda k: torch_linear(k, 0.0625, 0.25, 0.9, 40), 100),
+    ('torch-sequential', PEAK * 0.125, phases(
+        {'steps': 50, 'to': PEAK}, {'steps': 450, 'to': 1e-5, 'shape': 'cos'}),
+     lambda k: torch_linear_then_cosine(k, PEAK, 0.125, 50, 450, 1e-5), 500),
+    ('warmup-cosine_restarts', 0., phases({'steps': 100, 'to': 0.002},
+                                          COS_RESTARTS),
+     lambda k: warmup_then(k, 100, 0.002, COS_RESTARTS, ref_cosine_restarts),
+     2000),
+    ('warmup-cyclic', 0., phases({'steps': 100, 'to': 0.001}, CYCLE),
+     lambda k: warmup_then(k, 100, 0.001, CYCLE,
+                           lambda k, lr, clr: ref_schedule(k, lr, clr)[0]),
+     2000),
+]
+RECIPE_CASES = [pytest.param(*case[1:], id=case[0]) for case in RECIPES]
+
+
+@pytest.mark.parametrize('lr,clr,reference,n', RECIPE_CASES)
+def test_recipes_match_their_references_to_half_an_ulp(lr, clr, reference, n):
+    """Each recipe of the README's table, expressed as phases, is the
+    correctly rounded float32 of its reference's formula at every step."""
+    k = np.arange(n)
+    want = reference(k).astype(np.float64)
+    got = clr_schedule(k, lr, clr)
+    assert np.max(ulps(got, want)) <= HALF_ULP
+
+
+@pytest.mark.parametrize('lr,clr,reference,n', RECIPE_CASES)
+def test_recipes_graph_equals_clr_schedule(lr, clr, reference, n):
+    """The training graph's ops, grappler on and off, bit for bit."""
+    ends = np.cumsum([e['steps'] for e in clr['phases'] if 'steps' in e])
+    steps = np.unique(np.concatenate([
+        np.arange(min(n, 300)), np.linspace(0, n - 1, 200).astype(int),
+        ends - 1, ends, np.minimum(ends + 1, n - 1)]))
+    want = clr_schedule(steps, lr, clr)
+    for got, _ in graph_schedules(lr, clr, steps):
+        assert exact(got, want)
+
+
+def test_composition_is_the_policy_shifted():
+    """After the phases, the nested policy is the policy alone from lr =
+    the last `to`, its counter shifted, LR and momentum to the bit."""
+    cycle = dict(CYCLE, base_momentum=0.85, max_momentum=0.95)
+    clr = phases({'steps': 37, 'to': 0.001, 'shape': 'cos'}, cycle)
+    k = np.arange(37, 3000)
+    got, got_m = clr_schedule(k, 1e-5, clr, return_momentum=True)
+    want, want_m = clr_schedule(k - 37, 0.001, cycle, return_momentum=True)
+    assert exact(got, want) and exact(got_m, want_m)
+    _, first_m = clr_schedule(np.arange(37), 1e-5, clr, return_momentum=True)
+    assert np.all(first_m == np.float32(0.95))     # held at its start
+
+
+# TF 1.15's own float32 schedules, for the recipes that have one
+TF_SCHEDULES = [
+    ('tf-polynomial', lambda step: tf.compat.v1.train.polynomial_decay(
+        0.125, step, 1000, 1e-4, power=2.)),
+    ('tf-piecewise', lambda step: tf.compat.v1.train.piecewise_constant(
+        step, [np.int64(100), np.int64(300)], [1.0, 0.5, 0.1])),
+    ('tf-exponential', lambda step: tf.compat.v1.train.exponential_decay(
+        0.125, step, 100, 0.96)),
+    ('tf-exponential-staircase', lambda step:
+     tf.compat.v1.train.exponential_decay(0.125, step, 100, 0.3,
+                                          staircase=True)),
+]
+
+
+@pytest.mark.parametrize('name,build', TF_SCHEDULES,
+                         ids=[name for name, _ in TF_SCHEDULES])
+def test_recipes_agree_with_tf_within_its_own_error(name, build):
+    """TF's float32 schedule is off the float64 formula by its own rounding
+    (measured per step); ours is within that plus half an ulp of it."""
+    lr, clr, reference, n = next(case[1:] for case in RECIPES
+                                 if case[0] == name)
+    step = tf.placeholder(tf.int64, [])
+    out = build(step)
+    with tf.Session() as sess:
+        theirs = np.array([sess.run(out, {step: s}) for s in range(n)],
+                          np.float32)
+    want = reference(np.arange(n)).astype(np.float64)
+    ours = clr_schedule(np.arange(n), lr, clr)
+    own = ulps(theirs, want)
+    assert np.all(ulps(ours, theirs.astype(np.float64)) <= own + HALF_ULP)
+
+
+@pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
+def test_every_optimizer_applies_phases(cls):
+    clr = phases({'steps': 4, 'to': 0.01}, {'steps': 6, 'to': 0.002,
+                                             'shape': 'cos'},
+                 dict(CYCLE, max_lr=0.004, step_size=3, **(
+                     {} if cls in WITHOUT_MOMENTUM else MOMENTUM)))
+    got, got_m = graph_trace(cls, clr, 25, lr=0.001, batch_size=1)
+    want, want_m = clr_schedule(np.arange(25), 0.001, clr,
+                                return_momentum=True)
+    assert exact(got, want)
+    if want_m is not None:
+        assert exact(got_m, want_m)
+
+
+def test_phases_resume_in_fresh_process(tmp_path):
+    """Saved mid-phase (update 7 of a 4 + 6 + cycle schedule), resumed in
+    a fresh process: bit-identical."""
+    check_fresh_process_resume(Adam, dict(lr=0.0005, clr=phases(
+        {'steps': 4, 'to': 0.01}, {'steps': 6, 'to': 0.002, 'shape': '1-sqrt'},
+        dict(CYCLE, max_lr=0.004, step_size=3, **MOMENTUM))), tmp_path)
+
+
+def test_phases_reset_cycle_restarts_them():
+    clr = phases({'steps': 5, 'to': 0.01}, {'steps': 5, 'to': 0.001,
+                                            'shape': 'exp'})
+    opt = SGD(lr=0.002, clr=clr)
+    model, _, _ = train(opt, 7)
+    opt.reset_cycle(lr=0.004)
+    _, lrs, _ = train(opt, 12, model=model)
+    assert exact(lrs, clr_schedule(np.arange(12), 0.004, clr))
+    with pytest.raises(ValueError, match=r"has no max_lr that it can change"):
+        opt.reset_cycle(max_lr=0.1)
+
+
+def test_phases_config_is_plain_json_and_loads(tmp_path):
+    clr = phases({'steps': np.int64(5), 'to': 0.01},
+                 ({'steps': 5, 'to': 0.001, 'shape': 'poly', 'power': 2}),
+                 dict(CYCLE, scale_fn=decaying_cycles))
+    model, _, _ = train(Nadam(lr=0.002, clr=clr), 6)
+    config = model.optimizer.get_config()
+    text = json.dumps(config['clr'], default=lambda o: o.item())
+    assert json.loads(text)['phases'][-1]['scale_fn'] == 'decaying_cycles'
+    path = str(tmp_path / 'm.h5')
+    model.save(path)
+    loaded = load_model(path)
+    assert loaded.optimizer.get_config() == config
+
+
+BAD_PHASES = [
+    (phases(), ValueError, r"needs at least one phase"),
+    ({'policy': 'phases', 'phases': {'steps': 3, 'to': 0.1}}, TypeError,
+     r"clr\['phases'\] must be a list"),
+    (phases(0.1), TypeError, r"clr\['phases'\]\[0\] must be a dict"),
+    (phases({'steps': 3}), ValueError, r"missing the required key 'to'"),
+    (phases({'to': 0.1}), ValueError, r"missing the required key 'steps'"),
+    (phases({'steps': 0, 'to': 0.1}), ValueError,
+     r"clr\['phases'\]\[0\]\['steps'\] must be a finite number >= 1"),
+    (phases({'steps': 2.5, 'to': 0.1}), ValueError, r"whole number"),
+    (phases({'steps': 3, 'to': -0.1}), ValueError, r"\['to'\].*>= 0.*-0.1"),
+    (phases({'steps': 3, 'to': 1e-40}), ValueError, r"\['to'\] must be zero or "
+     r"of magnitude"),
+    (phases({'steps': 3, 'to': 0.1, 'shape': 'cosine'}), ValueError,
+     r"\['shape'\] must be one of .*got 'cosine'. Did you mean 'cos'\?"),
+    (phases({'steps': 3, 'to': 0.1, 'shap': 'cos'}), ValueError,
+     r"Unknown key 'shap' in clr\['phases'\]\[0\].*Did you mean 'shape'\?"),
+    (phases({'steps': 3, 'to': 0.1, 'power': 2}), ValueError,
+     r"\['power'\] = 2 is only used by shape 'poly'"),
+    (phases({'steps': 3, 'to': 0.1, 'shape': 'poly', 'power': 0}), ValueError,
+     r"\['power'\] must be a finite number > 0"),
+    (phases({'steps': 3, 'to': 0., 'shape': 'exp'}), ValueError,
+     r"shape 'exp' needs both ends > 0"),
+    (phases({'steps': 3, 'to': 0.1}, {'steps': 3, 'to': 0., 'shape': 'exp'}),
+     ValueError, r"\[1\]: shape 'exp' needs both ends > 0.*from 0.1 "
+     r"\(clr\['phases'\]\[0\]\['to'\]\) to 0.0"),
+    (phases({'steps': 3, 'to': 0.1}, CYCLE, {'steps': 3, 'to': 0.1}),
+     ValueError, r"\[1\] is another policy's clr dict \(policy 'cyclic'\): "
+     r"only the last entry"),
+    (phases({'steps': 3, 'to': 0.1}, phases({'steps': 3, 'to': 0.1})),
+     ValueError, r"phases cannot nest"),
+    (phases({'steps': 3, 'to': 0.1}, dict(CYCLE, max_lr=0.01)), ValueError,
+     r"clr\['max_lr'\].*>= the base learning rate \(0.1\)"),
+    (phases({'steps': 3, 'to': 0.1}, {'max_lr': 0.3, 'step_size': 2}),
+     ValueError, r"Unknown key 'max_lr' in clr\['phases'\]\[1\].*needs its "
+     r"'policy' key"),
+    (phases({'steps': 3e38, 'to': 0.1}, {'steps': 3e38, 'to': 0.1}),
+     ValueError, r"steps add up to"),
+    (dict(phases({'steps': 3, 'to': 0.1}), max_lr=0.1), ValueError,
+     r"Unknown clr key 'max_lr'.*policy 'phases'"),
+]
+
+
+@pytest.mark.parametrize('clr,error,message', BAD_PHASES,
+                         ids=['%d' % i for i in range(len(BAD_PHASES))])
+def test_bad_phases_are_refused(clr, error, message):
+    with pytest.raises(error, match=message):
+        SGD(lr=0.001, clr=clr)
+
+
+def test_decay_is_refused_with_phases():
+    with pytest.raises(ValueError, match=r"decay=0.01 is not used with clr "
+                       r"policy 'phases'"):
+        SGD(lr=0.001, decay=0.01, clr=phases({'steps': 3, 'to': 0.1}))
+
+
+def test_lr_logger_and_range_test_with_phases():
+    clr = phases({'steps': 3, 'to': 0.02}, {'steps': 4, 'to': 0.001,
+                                            'shape': 'cos'})
+    model = make_model()
+    model.compile(optimizer=SGD(lr=0.001, clr=clr), loss='binary_crossentropy')
+    x, y = make_data(40)
+    history = model.fit(x, y, batch_size=4, epochs=1, shuffle=False,
+                        verbose=0, callbacks=[LRLogger()])
+    assert history.history['lr'] == [float(clr_schedule([9], 0.001, clr)[0])]
+    result = lr_range_test(model, x, y, 1e-4, 1., steps=8, batch_size=4)
+    assert exact(result.lr, np.geomspace(1e-4, 1., 8).astype(np.float32))
+
+
+# ---------------------------------------------------------------------------
+# Keras's LR callbacks scale the schedule
+# ---------------------------------------------------------------------------
+
+SCALED_POLICIES = [
+    pytest.param(SGD, 0.01, dict(max_lr=0.05, step_size=3, **MOMENTUM),
+                 id='cyclic'),
+    pytest.param(SGD, 0.004, dict(ONE_CYCLE, total_steps=30), id='one_cycle'),
+    pytest.param(RMSprop, 0.01, dict(COSINE, first_decay_steps=4, t_mul=1.5),
+                 id='cosine_restarts'),
+    pytest.param(Adam, 0.001, phases({'steps': 5, 'to': 0.02},
+                                     {'steps': 20, 'to': 0.001, 'shape': 'cos'},
+                                     dict(CYCLE, max_lr=0.004, step_size=3)),
+                 id='phases'),
+]
+EPOCH, EPOCHS = 6, 3        # updates per epoch; epochs before and after a save
+
+
+def halve_each_epoch():
+    """LearningRateScheduler: at each epoch's start, lr * 0.5."""
+    return keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)
+
+
+def plateau(min_lr=0.):
+    """ReduceLROnPlateau that reduces at the end of every epoch but a fit's
+    first (min_delta so large that no epoch improves on the first)."""
+    return keras.callbacks.ReduceLROnPlateau(monitor='loss', factor=0.5,
+                                             patience=1, min_delta=1e9,
+                                             min_lr=min_lr)
+
+
+def expected_scaling(trace, first_lr, writes, factor, min_lr):
+    """The lr_scale of each update from the LRs the callback read: before
+    the update that starts a write, scale *= new / read, with new =
+    float32(max(read * factor, min_lr)) when read > min_lr (Keras's
+    arithmetic), the read being the last update's LR (or the first's before
+    any), and after the last update. Also whether a write changed it."""
+    scale, scales, changed = 1., [], False
+    for k in range(len(trace) + 1):
+        if k in writes:
+            read = float(trace[k - 1]) if k else float(first_lr)
+            if read > min_lr:
+                new = float(np.float32(max(read * factor, min_lr)))
+                if new != read:
+                    scale *= new / read
+                    changed = True
+        scales.append(scale)
+    return np.array(scales), changed
+
+
+def fit_epochs(model, callback, first, last, trace=True):
+    x, y = make_data(EPOCH * 4, seed=9)          # an epoch: EPOCH updates
+    cb = Trace()
+    model.fit(x, y, batch_size=4, epochs=last, initial_epoch=first,
+              shuffle=False, verbose=0,
+              callbacks=[callback] + ([cb] if trace else []))
+    return (np.array(getattr(cb, 'lr', []), np.float32),
+            np.array(getattr(cb, 'momentum', []), np.float32))
+
+
+@pytest.mark.parametrize('which', ['LearningRateScheduler',
+                                   'ReduceLROnPlateau'])
+@pytest.mark.parametrize('cls,lr,clr', SCALED_POLICIES)
+def test_keras_lr_callbacks_scale_the_schedule(cls, lr, clr, which,
+                                               tmp_path):
+    """Every policy, with each callback, across a save and load_model: each
+    update's LR is clr_schedule's with lr_scale the product of new / read
+    (to the bit), and the momentum is unchanged."""
+    model = make_model(seed=4)
+    model.compile(optimizer=cls(lr=lr, clr=clr), loss='binary_crossentropy')
+    first_lr = clr_schedule([0], lr, clr)[0]
+    assert K.get_value(model.optimizer.lr) == first_lr
+    make = halve_each_epoch if which == 'LearningRateScheduler' else plateau
+    lr_a, m_a = fit_epochs(model, make(), 0, EPOCHS)
+    path = str(tmp_path / 'm.h5')
+    model.save(path)
+    model = load_model(path)
+    lr_b, m_b = fit_epochs(model, make(), EPOCHS, 2 * EPOCHS)
+    got = np.concatenate([lr_a, lr_b])
+    if which == 'LearningRateScheduler':      # at every epoch's start
+        writes = range(0, len(got), EPOCH)
+    else:                                     # at the end of each fit's
+        writes = [e * EPOCH for e in (2, 3, 5, 6)]   # 2nd and 3rd epochs
+    scales, changed = expected_scaling(got, first_lr, writes, 0.5, 0.)
+    assert changed
+    k = np.arange(len(got))
+    want = np.array([clr_schedule([i], lr, clr, lr_scale=s)[0]
+                     for i, s in zip(k, scales)], np.float32)
+    assert exact(got, want)
+    # and, independently of how the scale is applied: the unscaled
+    # schedule times the factor, within its two roundings (1 ulp)
+    unscaled = clr_schedule(k, lr, clr).astype(np.float64)
+    assert np.max(ulps(got, unscaled * scales[:len(got)])) <= 1.
+    assert model.optimizer.get_config()['lr_scale'] == scales[-1]
+    assert K.get_value(model.optimizer.lr) == got[-1]   # the LR last used
+    if m_a.size:
+        _, want_m = clr_schedule(k, lr, clr, return_momentum=True)
+        assert exact(np.concatenate([m_a, m_b]), want_m)
+
+
+def test_plateau_min_lr_is_compared_with_the_real_lr():
+    """One-cycle from lr 0.001 up to 0.1: at the epochs' ends the real LR
+    is far above min_lr 0.01 (the base is below it), so the callback
+    reduces, to max(LR / 2, min_lr)."""
+    clr = dict(ONE_CYCLE, total_steps=30)
+    model = make_model(seed=4)
+    model.compile(optimizer=SGD(lr=0.001, clr=clr),
+                  loss='binary_crossentropy')
+    got, _ = fit_epochs(model, plateau(min_lr=0.01), 0, 5)
+    scales, changed = expected_scaling(got, 0.001, [12, 18, 24], 0.5, 0.01)
+    assert changed
+    want = np.array([clr_schedule([i], 0.001, clr, lr_scale=s)[0]
+                     for i, s in enumerate(scales[:len(got)])], np.float32)
+    assert exact(got, want)
+
+
+def test_writing_back_what_was_read_changes_nothing_also_zero():
+    clr = phases({'steps': 4, 'to': 0.01}, {'steps': 4, 'to': 0.})
+    opt = SGD(lr=0., clr=clr)
+    model, _, _ = train(opt, 1)
+    K.set_value(opt.lr, K.get_value(opt.lr))     # a warm-up from 0: reads 0
+    assert K.get_value(opt.lr_scale) == 1.
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match='cannot set the scheduled learning rate to'):
+        K.set_value(opt.lr, 0.1)
+    _, lrs, _ = train(opt, 8, model=model)
+    assert exact(lrs, clr_schedule(np.arange(1, 9), 0., clr))
+
+
+def test_reset_cycle_resets_the_scale():
+    opt = SGD(lr=0.01, clr={'max_lr': 0.05, 'step_size': 3})
+    model, _, _ = train(opt, 4)
+    K.set_value(opt.lr, K.get_value(opt.lr) * 0.25)
+    assert opt.get_config()['lr_scale'] == 0.25
+    opt.reset_cycle()
+    assert opt.get_config()['lr_scale'] == 1.
+    _, lrs, _ = train(opt, 6, model=model)
+    assert exact(lrs, clr_schedule(np.arange(6), 0.01, opt.clr))
+
+
+@pytest.mark.parametrize('which', ['LearningRateScheduler',
+                                   'ReduceLROnPlateau'])
+def test_without_clr_the_callbacks_act_as_on_stock(which):
+    """clr=None: `lr` is `learning_rate`, and the weights match stock
+    Keras's under the same callback, to the bit."""
+    runs = []
+    for cls in (SGD, stock.SGD):
+        K.clear_session()
+        opt = cls(lr=0.05, momentum=0.9, **({'fused': False} if cls is SGD
+                                             else {}))
+        if cls is SGD:
+            assert opt.lr is opt.learning_rate
+        model = make_model(seed=4)
+        model.compile(optimizer=opt, loss='binary_crossentropy')
+        make = (halve_each_epoch if which == 'LearningRateScheduler'
+                else plateau)
+        fit_epochs(model, make(), 0, 3, trace=False)
+        runs.append(model.get_weights() + [K.get_value(opt.lr)])
+    for ours, theirs in zip(*runs):
+        assert exact(np.asarray(ours), np.asarray(theirs))
+
+
+@pytest.mark.parametrize('name', ['adam_cyclic_momentum', 'sgd_one_cycle',
+                                  'rmsprop_cosine_restarts'])
+def test_files_saved_by_0_3_0_still_load(name):
+    """Models saved by release 0.3.0 (test_data/, 5 updates each) load
+    without custom objects, with lr_scale 1, and continue the schedule."""
+    model = load_model(os.path.join(ROOT, 'test_data',
+                                    'clr-0.3.0-%s.h5' % name))
+    opt = model.optimizer
+    config = opt.get_config()
+    assert config['iterations'] == 5. and config['lr_scale'] == 1.
+    x, y = make_data(20, seed=5)
+    cb = Trace()
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0,
+              callbacks=[cb])
+    want = clr_schedule(np.arange(5, 10), config['learning_rate'],
+                        config['clr'])
+    assert exact(np.array(cb.lr, np.float32), want)
+
 
 # ---------------------------------------------------------------------------
 # Update rules: against float64 references and stock keras
@@ -1843,8 +2404,32 @@ def clr_settings(draw, wild=False):
 
 
 @st.composite
-def other_policy(draw, lr):
-    """Valid one-cycle and cosine-restarts settings for base rate lr."""
+def phases_policy(draw, lr):
+    """Valid phases settings from base rate lr, sometimes ending in another
+    policy."""
+    entries, level = [], lr
+    for _ in range(draw(st.integers(1, 4))):
+        to = draw(st.one_of(st.just(0.), positive(F32.tiny, 1e30)))
+        shapes = ['linear', 'cos', 'poly', '1-sqrt', 'step'] + (
+            ['exp'] if level > 0 and to > 0 else [])
+        entry = {'steps': draw(st.one_of(st.integers(1, 10 ** 6),
+                                         st.integers(1, 2 ** 40))),
+                 'to': to, 'shape': draw(st.sampled_from(shapes))}
+        if entry['shape'] == 'poly' and draw(st.booleans()):
+            entry['power'] = draw(positive(1e-3, 1e3))
+        entries.append(entry)
+        level = to
+    if draw(st.booleans()):
+        entries.append(draw(other_policy(level, nested=True)))
+    return {'policy': 'phases', 'phases': entries}
+
+
+@st.composite
+def other_policy(draw, lr, nested=False):
+    """Valid one-cycle, cosine-restarts (and, unless nested, phases)
+    settings for base rate lr."""
+    if not nested and draw(st.integers(0, 2)) == 0:
+        return draw(phases_policy(lr))
     if draw(st.booleans()):
         clr = {'policy': 'cosine_restarts',
                'first_decay_steps': draw(positive(1., 1e30))}
@@ -1874,7 +2459,16 @@ def other_policy(draw, lr):
 
 def policy_bounds(lr, clr, k, decay):
     """The policy's bounds: cyclic [lr / (1 + decay * k), max_lr], one-cycle
-    [lr / final_div_factor, max_lr], cosine restarts [alpha * lr, lr]."""
+    [lr / final_div_factor, max_lr], cosine restarts [alpha * lr, lr],
+    phases [the lowest, the highest] of lr, the `to` values and the bounds
+    of the policy that ends them."""
+    if clr is not None and clr.get('policy') == 'phases':
+        levels = [float(np.float32(lr))] + [
+            e['to'] for e in clr['phases'] if 'steps' in e]
+        if 'policy' in clr['phases'][-1]:
+            low, high = policy_bounds(levels[-1], clr['phases'][-1], k, 0.)
+            levels += [float(np.min(low)), float(high)]
+        return min(levels) + 0. * k, np.float32(max(levels))
     lr = float(np.float32(lr))
     if clr is None or clr.get('policy', 'cyclic') == 'cyclic':
         lower = lr / (1. + float(np.float32(decay)) * k.astype(np.float64))
@@ -1901,10 +2495,11 @@ def check_invariants(lr, decay, clr, steps):
     lower = np.where(lower < F32.tiny, 0., lower * (1 - 2. ** -20))
     assert np.all(got >= lower), (got, lower)
     assert np.all(got <= upper), (got, upper)
-    if momentum is not None:
+    if momentum is not None:    # the bounds of a policy after phases
+        bounds = clr['phases'][-1] if 'phases' in clr else clr
         assert np.all(np.isfinite(momentum))
-        assert np.all(momentum >= np.float32(clr['base_momentum']))
-        assert np.all(momentum <= np.float32(clr['max_momentum']))
+        assert np.all(momentum >= np.float32(bounds['base_momentum']))
+        assert np.all(momentum <= np.float32(bounds['max_momentum']))
     return got, momentum
 
 
@@ -2472,7 +3067,10 @@ def test_reset_cycle_takes_the_policy_keys_in_order():
 
 
 @pytest.mark.parametrize('lr,clr', POLICY_CASES + [
-    pytest.param(0.01, SEED_CLR, id='cyclic')])
+    pytest.param(0.01, SEED_CLR, id='cyclic')] + [
+        pytest.param(*case[1:3], id=case[0]) for case in RECIPES
+        if case[0] in ('hf-wsd-1-sqrt', 'warmup-cyclic',
+                       'warmup-cosine_restarts', 'tf-piecewise')])
 def test_each_policy_declares_the_bounds_the_invariants_check(lr, clr):
     lr = float(np.float32(lr))
     spec = clr_schedules.validate_clr(clr, lr, 'momentum', 'test')
@@ -2536,7 +3134,7 @@ def test_no_function_is_over_50_lines():
 
 def test_only_its_own_unit_names_a_policy():
     """Adding a policy is one file plus its registration line: no other
-    code of the library names one."""
+    code of the library names one (as a string: 'phases' is also a word)."""
     for name, policy in POLICIES.items():
         unit = os.path.relpath(inspect.getsourcefile(type(policy)), ROOT)
         for path in LIBRARY:
@@ -2544,7 +3142,8 @@ def test_only_its_own_unit_names_a_policy():
                                            '__init__.py')):
                 continue
             with open(os.path.join(ROOT, path)) as f:
-                assert not re.search(r'\b%s\b' % name, f.read()), (name, path)
+                assert not re.search(r'[\'"]%s[\'"]' % name, f.read()), \
+                    (name, path)        # quoted: code names it so
 
 
 def test_only_public_tensorflow_apis():

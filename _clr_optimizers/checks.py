@@ -19,7 +19,7 @@ NORMAL = 'zero or of magnitude %.8g to %.8g, float32\'s normal range, in ' \
          'which the graph computes' % (FLOAT32.tiny, FLOAT32.max)
 # State that get_config reports and the constructor accepts back.
 STATE_KEYS = ('iterations', 'cycle_iterations', 'current_lr',
-              'current_momentum')
+              'current_momentum', 'lr_scale')
 
 
 def number(where, value, allowed, test):
@@ -101,3 +101,6 @@ def validate_state(state):
     if 'current_momentum' in state:
         number('current_momentum', state['current_momentum'], 'in [0, 1)',
                lambda v: 0 <= v < 1)
+    if 'lr_scale' in state:
+        number('lr_scale', state['lr_scale'], '>= 0 (the factor that '
+               "Keras's LR callbacks set on the schedule)", lambda v: v >= 0)

@@ -31,7 +31,10 @@ class GraphOps(object):
     cos = staticmethod(tf.cos)
     sin = staticmethod(tf.sin)
     square = staticmethod(tf.square)
+    sqrt = staticmethod(tf.sqrt)
     log = staticmethod(tf.math.log)
+    log1p = staticmethod(tf.math.log1p)
+    expm1 = staticmethod(tf.math.expm1)
 
     def __init__(self, deps=()):
         self.deps = list(deps)
@@ -72,11 +75,18 @@ class NumpyOps(object):
     cos = staticmethod(np.cos)
     sin = staticmethod(np.sin)
     square = staticmethod(np.square)
+    sqrt = staticmethod(np.sqrt)
+    expm1 = staticmethod(np.expm1)
 
     @staticmethod
     def log(x):
         with np.errstate(divide='ignore', invalid='ignore'):
             return np.log(x)
+
+    @staticmethod
+    def log1p(x):
+        with np.errstate(divide='ignore', invalid='ignore'):
+            return np.log1p(x)
 
     @staticmethod
     def const(x):

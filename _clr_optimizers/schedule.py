@@ -57,7 +57,10 @@ def validate_clr(clr, lr, momentum_arg, owner):
         if key not in clr:
             raise ValueError('clr is missing the required key %r; got %r.'
                              % (key, clr))
-    return policy.validate(clr, lr, momentum_bounds(clr, momentum_arg, owner))
+    return policy.validate(
+        clr, lr, momentum_bounds(clr, momentum_arg, owner),
+        lambda inner, inner_lr: validate_clr(inner, inner_lr, momentum_arg,
+                                             owner))
 
 
 def momentum_bounds(clr, momentum_arg, owner):
@@ -93,7 +96,7 @@ def check_decay(spec, decay):
                          'at 0.' % (decay, spec.policy))
 
 
-def schedule(ops, k, c, lr, decay, spec, state):
+def schedule(ops, k, c, lr, decay, spec, state, scale=None):
     """The learning rate (and momentum) that update k uses, in float32.
 
     # Arguments
@@ -104,6 +107,9 @@ def schedule(ops, k, c, lr, decay, spec, state):
         decay: float32 or None: `lr / (1 + decay * k)` lowers the base.
         spec: the policy's spec from `validate_clr`, or None for none.
         state: dict of the policy's float32 state (see `Policy.state`).
+        scale: float64 or None: a factor on the schedule's learning rate
+            (set by Keras's LR callbacks through `optimizer.lr`), applied
+            before the one rounding.
 
     # Returns
         (lr_k, momentum_k), momentum_k None when momentum does not cycle.
@@ -114,12 +120,14 @@ def schedule(ops, k, c, lr, decay, spec, state):
     if spec is None:
         return ops.narrow(base), None
     lr_k, momentum_k = policy_of(spec).schedule(ops, c, base, spec, state)
+    if scale is not None:
+        lr_k = lr_k * scale
     return ops.narrow(lr_k), (None if momentum_k is None
                               else ops.narrow(momentum_k))
 
 
 def clr_schedule(iterations, lr, clr, decay=0.0, cycle_iterations=None,
-                 return_momentum=False):
+                 return_momentum=False, lr_scale=1.0):
     """The float32 learning rates the optimizers use, computed in numpy.
 
     Bit-identical to what the graph computes for the same settings, so it
@@ -134,6 +142,9 @@ def clr_schedule(iterations, lr, clr, decay=0.0, cycle_iterations=None,
             no `reset_cycle`).
         return_momentum: also return the cyclical momentum (None when the
             dict has no momentum bounds).
+        lr_scale: float >= 0, the factor Keras's LR callbacks put on a
+            schedule by writing `optimizer.lr` (its `lr_scale` in
+            `get_config()`); only with `clr`.
 
     # Returns
         float32 array of the learning rates used by updates `iterations`
@@ -147,11 +158,17 @@ def clr_schedule(iterations, lr, clr, decay=0.0, cycle_iterations=None,
     spec = None if clr is None else validate_clr(clr, lr, 'momentum',
                                                  'clr_schedule')
     check_decay(spec, decay)
+    scale = number('lr_scale', lr_scale, '>= 0', lambda v: v >= 0)
+    if spec is None and scale != 1:
+        raise ValueError('lr_scale=%r scales a schedule, but clr is None '
+                         '(without one, the callbacks set lr itself).'
+                         % (lr_scale,))
     state = {} if spec is None else dict(policy_of(spec).state(spec))
     f32 = np.float32
     lr_k, momentum_k = schedule(NumpyOps, k, c, f32(lr),
                                 f32(decay) if decay > 0 else None, spec,
-                                state)
+                                state, None if spec is None else
+                                np.float64(scale))
     lr_k = lr_k + np.zeros_like(k)   # a constant rate, one per step
     if return_momentum:
         return lr_k, momentum_k

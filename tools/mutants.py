@@ -39,6 +39,7 @@ ONE_CYCLE = os.path.join(PARTS, 'policies', 'one_cycle.py')
 COSINE = os.path.join(PARTS, 'policies', 'cosine_restarts.py')
 CALLBACKS = os.path.join(PARTS, 'callbacks.py')
 RANGE_TEST = os.path.join(PARTS, 'range_test.py')
+PHASES = os.path.join(PARTS, 'policies', 'phases.py')
 # The fast part of the suite: everything except the slow end-to-end runs
 # (the seed's 10,000-update checkpoints, the fresh-process resumes, the
 # random-kill loop and the benchmark), which the rest covers for mutants.
@@ -110,6 +111,9 @@ PREFIX_FIRST = (
       'nadam-', 'fused-'), 'test_updates_match_float64_reference or '
                            'test_fused_kernels_apply_the_dense_updates'),
     (('range-test-',), 'range_test'),
+    (('phases-',), 'recipes or phases or composition'),
+    (('scale-', 'lr-read-'), 'callbacks_scale or writing_back or '
+                             'resets_the_scale or as_on_stock or min_lr'),
     (('seed-',), 'seed_check or seed_copy'),
     (('logger-',), 'logger'),
     (('checkpoint-',), 'checkpoint and not test_seed_checkpoints_exact'),
@@ -213,9 +217,9 @@ MUTANTS = [
            'last.append(K.update_add(self.cycle_iterations, 1))',
            'last.append(K.update_add(self.cycle_iterations, 0))'),
     mutant('reset-keeps-counter', 'reset_cycle does not restart the counter',
-           'pairs = [(self.cycle_iterations, 0)]',
+           'pairs = [(self.cycle_iterations, 0), (self.lr_scale, 1.)]',
            'pairs = [(self.cycle_iterations,'
-           ' K.get_value(self.cycle_iterations))]'),
+           ' K.get_value(self.cycle_iterations)), (self.lr_scale, 1.)]'),
     mutant('one-cycle-no-hold', 'one-cycle extrapolates after total_steps',
            'ops.const(0.)), ops.const(1.))', 'ops.const(-9.)), ops.const(1.))',
            path=ONE_CYCLE),
@@ -239,6 +243,43 @@ MUTANTS = [
            'decay > 0:',
            'if False:',
            path=SCHEDULE),
+    # The phases policy.
+    mutant('phases-linear-swapped', "a 'linear' phase runs backwards",
+           'value = a * rest + b * p', 'value = a * p + b * rest',
+           path=PHASES),
+    mutant('phases-exp-linear', "an 'exp' phase is linear",
+           'value = a * ops.pow(b / a, p)', 'value = a * rest + b * p',
+           path=PHASES),
+    mutant('phases-poly-power-ignored', "a 'poly' phase ignores its power",
+           'power = ops.const(phase.power)', 'power = ops.const(1.)',
+           path=PHASES),
+    mutant('phases-1-sqrt-wrong', "'1-sqrt' as 1 - p over the root's weight",
+           'value = a * rest / (one + root) + b * root',
+           'value = a * rest + b * root', path=PHASES),
+    mutant('phases-end-inclusive', 'a phase also takes the update after it',
+           'lr = ops.where(t < ops.const(end), value, lr)',
+           'lr = ops.where(t <= ops.const(end), value, lr)', path=PHASES),
+    mutant('phases-then-not-shifted', 'the policy after the phases counts '
+           'from update 0, not from their end',
+           'ops.maximum(c - np.float32(last.start + last.steps),',
+           'ops.maximum(c - np.float32(0.),', path=PHASES),
+    # Keras's LR callbacks scale the schedule.
+    mutant('scale-not-applied', 'the callbacks\' factor is not applied',
+           'lr_k = lr_k * scale', 'lr_k = lr_k', path=SCHEDULE),
+    mutant('scale-write-inverted', 'a write scales by old / new',
+           'scale * (tf.cast(value, tf.float64) /\n'
+           '                                          tf.cast(old, tf.float64))',
+           'scale * (tf.cast(old, tf.float64) /\n'
+           '                                          tf.cast(value, tf.float64))'),
+    mutant('lr-read-base', 'optimizer.lr reads the base, not the LR used',
+           'opt.iterations > 0, tf.convert_to_tensor(opt.current_lr),',
+           'opt.iterations > 0, tf.convert_to_tensor(opt.learning_rate),'),
+    mutant('scale-not-reset', 'reset_cycle keeps the callbacks\' factor',
+           'pairs = [(self.cycle_iterations, 0), (self.lr_scale, 1.)]',
+           'pairs = [(self.cycle_iterations, 0)]'),
+    mutant('scale-not-saved', 'get_config reports lr_scale 1',
+           "config['lr_scale'] = float(K.get_value(self.lr_scale))",
+           "config['lr_scale'] = 1."),
     # The update rules.
     mutant('sgd-velocity-sign', 'SGD (explicit rule) adds the gradient',
            'v = h.momentum * m - h.lr * g  # velocity',

@@ -29,7 +29,9 @@ def default():
 from .cyclic import Cyclic, register_scale_fn  # noqa: E402,F401
 from .one_cycle import OneCycle  # noqa: E402
 from .cosine_restarts import CosineRestarts  # noqa: E402
+from .phases import Phases  # noqa: E402
 
 register(Cyclic())
 register(OneCycle())
 register(CosineRestarts())
+register(Phases())

@@ -41,10 +41,12 @@ class Policy(object):
         return ('policy',) + self.keys + (MOMENTUM_KEYS if self.momentum
                                           else ())
 
-    def validate(self, clr, lr, momentum):
+    def validate(self, clr, lr, momentum, nested):
         """The spec of a `clr` dict (whose keys are known and whose
         required keys are present), for base rate `lr` and the validated
-        (base_momentum, max_momentum) pair (or Nones)."""
+        (base_momentum, max_momentum) pair (or Nones); `nested(clr, lr)`
+        validates another policy's `clr` dict for the same optimizer (for
+        a policy that runs one)."""
         raise NotImplementedError
 
     def state(self, spec):

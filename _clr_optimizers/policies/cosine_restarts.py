@@ -31,7 +31,7 @@ alpha * lr along a half cosine, then a restart.
     alpha: float in [0, 1) (default 0.0). The floor, as a fraction of lr.
 """
 
-    def validate(self, clr, lr, momentum):
+    def validate(self, clr, lr, momentum, nested):
         first = steps("clr['first_decay_steps']", clr['first_decay_steps'],
                       'the length of the first period')
         t_mul = number("clr['t_mul']", clr.get('t_mul', 2.0), '>= 1',

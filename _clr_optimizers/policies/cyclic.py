@@ -51,7 +51,7 @@ lr + (max_lr - lr) * max(0, 1 - x) * scale, x = |k / step_size - 2 * cycle
         scale_fn of the cycle number or of the cycle counter.
 """ + MOMENTUM_DOC
 
-    def validate(self, clr, lr, momentum):
+    def validate(self, clr, lr, momentum, nested):
         top = max_lr(clr, lr)
         step_up = steps("clr['step_size']", clr['step_size'],
                         'updates per half cycle')

@@ -40,7 +40,7 @@ lr / final_div_factor, where it holds.
         floor, as fastai's.
 """ + MOMENTUM_DOC
 
-    def validate(self, clr, lr, momentum):
+    def validate(self, clr, lr, momentum, nested):
         top = max_lr(clr, lr)
         total = whole_steps("clr['total_steps']", clr['total_steps'],
                             'the length of the cycle')
