@@ -49,6 +49,11 @@ CASES = [
                                      max_momentum=0.95))),
     (co.RMSprop, dict(lr=0.001, clr=dict(policy='cosine_restarts',
                                          first_decay_steps=3, m_mul=0.8))),
+    # a warm-up for large batches (Goyal et al.) before a cycle
+    (co.Adam, dict(lr=0., clr=dict(policy='phases', phases=[
+        dict(steps=5, to=0.004), dict(steps=4, to=0.001, shape='cos'),
+        dict(policy='cyclic', max_lr=0.003, step_size=3, base_momentum=0.85,
+             max_momentum=0.95)]))),
 ]
 BATCH, FIRST, SECOND = 4, 9, 7       # updates before and after the reload
 

@@ -1,6 +1,7 @@
 """Draws every policy from `clr_schedule` (the numpy mirror of the graph):
 the cyclic modes into docs/schedules.png, one-cycle and cosine restarts into
-docs/policies.png. Run: `python docs/plot_schedules.py` (tox -e plots)."""
+docs/policies.png, today's recipes as `phases` into docs/recipes.png. Run:
+`python docs/plot_schedules.py` (tox -e plots)."""
 import os
 import sys
 
@@ -43,6 +44,34 @@ POLICIES = [
 ]
 
 
+def phases(*entries):
+    return {'policy': 'phases', 'phases': list(entries)}
+
+
+PEAK = 0.006
+# The README's recipes, over 8000 updates
+RECIPES = [
+    ('linear warm-up 400, cosine to 10 % (LLaMA-style)', 0.,
+     phases({'steps': 400, 'to': PEAK},
+            {'steps': 7600, 'to': PEAK / 10, 'shape': 'cos'})),
+    ('linear warm-up 400, linear decay to 0 (HF Trainer default)', 0.,
+     phases({'steps': 400, 'to': PEAK}, {'steps': 7600, 'to': 0.})),
+    ('warmup-stable-decay, 1-sqrt cooldown over the last 20 %', 0.,
+     phases({'steps': 400, 'to': PEAK}, {'steps': 6000, 'to': PEAK},
+            {'steps': 1600, 'to': 0., 'shape': '1-sqrt'})),
+    ('step decay: / 10 at 3000 and 6000 (MultiStepLR)', PEAK,
+     phases({'steps': 3000, 'to': PEAK / 10, 'shape': 'step'},
+            {'steps': 3000, 'to': PEAK / 100, 'shape': 'step'})),
+    ("polynomial (power 2) and exponential ('exp') decay", PEAK,
+     phases({'steps': 4000, 'to': PEAK / 4, 'shape': 'poly', 'power': 2},
+            {'steps': 4000, 'to': PEAK / 40, 'shape': 'exp'})),
+    ('warm-up 1000, then cosine restarts (SGDR)', 0.,
+     phases({'steps': 1000, 'to': PEAK},
+            {'policy': 'cosine_restarts', 'first_decay_steps': 1000,
+             'alpha': 0.05})),
+]
+
+
 def draw(panels, path, title=None):
     """One panel per (title, lr, clr, decay): the LR from clr_schedule and,
     when it cycles, the momentum on the right axis."""
@@ -73,3 +102,5 @@ if __name__ == '__main__':
          "clr_schedule(k, lr, clr, decay): lr=0.001, max_lr=0.006, "
          "step_size=1000 unless stated")
     draw([p + (0.0,) for p in POLICIES], os.path.join(HERE, 'policies.png'))
+    draw([p + (0.0,) for p in RECIPES], os.path.join(HERE, 'recipes.png'),
+         "policy='phases': recipes drawn by clr_schedule (peak 0.006)")
