@@ -16,6 +16,7 @@ model.compile(optimizer=Adam(lr=0.001, clr={'max_lr': 0.006,
 
 Also here:
     clr_schedule: the same schedule in numpy, bit-identical to the graph's.
+    plot_schedule: draws it before training (matplotlib, the plots extra).
     LRLogger: a callback that puts the LR (and momentum) in Keras's logs.
     AtomicModelCheckpoint: a ModelCheckpoint that never leaves a broken
         file.
@@ -40,6 +41,7 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -53,6 +55,7 @@ from _clr_optimizers.callbacks import AtomicModelCheckpoint, LRLogger
 from _clr_optimizers.checks import STATE_KEYS, number, validate_state
 from _clr_optimizers.docs import document, fill, policies_text
 from _clr_optimizers.ops import GraphOps
+from _clr_optimizers.plots import plot_schedule
 from _clr_optimizers.policies import register_scale_fn
 from _clr_optimizers.range_test import LRRangeTestResult, lr_range_test
 from _clr_optimizers.schedule import (check_decay, clr_schedule, policy_of,
@@ -64,7 +67,7 @@ __version__ = '0.3.0'
 __all__ = ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam',
            'clr_schedule', 'custom_objects', 'register_scale_fn',
            'OptimizerStateError', 'LRLogger', 'AtomicModelCheckpoint',
-           'lr_range_test', 'LRRangeTestResult']
+           'lr_range_test', 'LRRangeTestResult', 'plot_schedule']
 
 
 class OptimizerStateError(Exception):
@@ -407,6 +410,34 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         schedule's shape and the momentum."""
         return self.learning_rate if self._spec is None else self._lr_view
 
+    def warn_past_end(self, planned):
+        """Warns, once per optimizer, when `planned` more updates would run
+        past the end of a schedule that then holds its last value (one-cycle,
+        phases ending in a hold): `LRLogger` and `AtomicModelCheckpoint` ask
+        at the start of each epoch, with no cost per update.
+
+        # Returns
+            The number of planned updates past the end (0 when none).
+        """
+        end = None if self._spec is None else self._policy.length(self._spec)
+        if end is None:
+            return 0
+        done = int(K.get_value(self.cycle_iterations))
+        over = int(done + planned - end)
+        if over > 0 and not getattr(self, '_warned_past_end', False):
+            self._warned_past_end = True
+            last = clr_schedule([end], float(K.get_value(self.learning_rate)),
+                                self.clr, lr_scale=float(K.get_value(
+                                    self.lr_scale)))[0]
+            warnings.warn(
+                '%s: its %r schedule ends after %d updates and %d are done; '
+                'the %d updates planned run %d past its end, all at its '
+                'final learning rate %.3g. Lengthen the schedule, or fit '
+                'fewer epochs.' % (type(self).__name__, self._spec.policy,
+                                   end, done, planned, over, last),
+                UserWarning, stacklevel=2)
+        return max(over, 0)
+
     def _end_update(self, step, updates, state_updates=()):
         """Appends the counter increments (after the counter reads), the
         rate (and momentum) this step used, and the state updates (after
@@ -478,9 +509,15 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         self._policy.check_reset(self._spec, changes)
         clr.update(changes)
         base = float(K.get_value(self.learning_rate)) if lr is None else lr
-        base = number('lr', base, '>= 0', lambda v: v >= 0)
-        spec = validate_clr(clr, base, self.momentum_argument,
-                            type(self).__name__)
+        try:        # errors name the call's arguments, as the user gave them
+            base = number('lr', base, '>= 0', lambda v: v >= 0)
+            spec = validate_clr(clr, base, self.momentum_argument,
+                                type(self).__name__)
+        except (TypeError, ValueError) as e:
+            given = ([] if lr is None else [('lr', lr)]) + sorted(
+                changes.items())
+            raise type(e)('reset_cycle(%s): %s' % (', '.join(
+                '%s=%r' % pair for pair in given), e))
         values = self._policy.state(spec)
         pairs = [(self.cycle_iterations, 0), (self.lr_scale, 1.)]
         pairs += [(self._policy_state[name], value) for name, value in values]

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import h5py
 import nbformat
@@ -1821,6 +1822,42 @@ def check_fresh_process_resume(cls, kwargs, tmp_path, reset=None):
     return whole
 
 
+def test_resume_with_initial_epoch_from_the_saved_iterations(tmp_path):
+    """The README's resume: initial_epoch computed from the checkpoint's
+    iterations runs the remaining epochs, on the same schedule as an
+    uninterrupted run."""
+    clr = phases({'steps': 6, 'to': 0.05}, {'steps': 12, 'to': 0.001,
+                                            'shape': 'cos'})
+    x, y = make_data(24, seed=3)
+    runs = []
+    for stop in (None, 2):
+        K.clear_session()
+        model = make_model(seed=1)
+        model.compile(optimizer=SGD(lr=0.001, clr=clr),
+                      loss='binary_crossentropy')
+        cb = Trace()
+        model.fit(x, y, batch_size=4, epochs=stop or 5, shuffle=False,
+                  verbose=0, callbacks=[cb])
+        lrs = list(cb.lr)
+        if stop:
+            path = str(tmp_path / 'ckpt.h5')
+            model.save(path)
+            model = load_model(path)
+            steps_per_epoch = int(np.ceil(len(x) / 4))
+            done = int(K.get_value(model.optimizer.iterations)) // \
+                steps_per_epoch
+            assert done == stop
+            cb = Trace()
+            history = model.fit(x, y, batch_size=4, epochs=5,
+                                initial_epoch=done, shuffle=False, verbose=0,
+                                callbacks=[cb])
+            assert history.epoch == [2, 3, 4]
+            lrs += list(cb.lr)
+        runs.append(np.array(lrs, np.float32))
+    assert exact(runs[1], runs[0])
+    assert exact(runs[0], clr_schedule(np.arange(30), 0.001, clr))
+
+
 @pytest.mark.parametrize('cls,kwargs', RESUME_CASES, ids=ids(ALL))
 def test_load_model_needs_no_custom_objects(cls, kwargs, tmp_path):
     model, _, _ = train(cls(**kwargs), 5)
@@ -2629,6 +2666,56 @@ def test_lr_logger_feeds_history_and_csv(tmp_path):
         history.history['lr']
 
 
+@pytest.mark.parametrize('callback', ['LRLogger', 'AtomicModelCheckpoint'])
+@pytest.mark.parametrize('clr,end', [
+    (dict(ONE_CYCLE, total_steps=12), 12),
+    ({'policy': 'phases', 'phases': [{'steps': 4, 'to': 0.02},
+                                     {'steps': 6, 'to': 0.001}]}, 10),
+    ({'policy': 'phases', 'phases': [{'steps': 4, 'to': 0.02},
+                                     dict(ONE_CYCLE, max_lr=0.05,
+                                          total_steps=8)]}, 12)],
+    ids=['one_cycle', 'phases', 'phases-one_cycle'])
+def test_training_past_a_schedules_end_warns_once(callback, clr, end,
+                                                  tmp_path):
+    """3 epochs of 5 updates: within the end, nothing; past it, one
+    UserWarning at the first epoch, with the figures."""
+    def fit(epochs, initial_epoch=0):
+        make = {'LRLogger': LRLogger, 'AtomicModelCheckpoint':
+                lambda: AtomicModelCheckpoint(str(tmp_path / 'c.h5'))}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            model.fit(x, y, batch_size=4, epochs=epochs, verbose=0,
+                      initial_epoch=initial_epoch, callbacks=[make[callback]()])
+        return [w for w in caught if 'schedule ends' in str(w.message)]
+    model = make_model()
+    model.compile(optimizer=SGD(lr=0.004, clr=clr),
+                  loss='binary_crossentropy')
+    x, y = make_data(20)
+    assert fit(end // 5) == []                  # within: no warning
+    got = fit(3)
+    done = (end // 5) * 5
+    assert len(got) == 1 and got[0].category is UserWarning
+    final = clr_schedule([end], 0.004, clr)[0]
+    assert ("its '%s' schedule ends after %d updates and %d are done; the 15 "
+            "updates planned run %d past its end, all at its final learning "
+            "rate %.3g" % (clr['policy'], end, done, done + 15 - end, final)
+            ) in str(got[0].message)
+    assert fit(3) == []                         # once per optimizer
+
+
+def test_no_warning_for_schedules_that_go_on():
+    model = make_model()
+    model.compile(optimizer=SGD(lr=0.004, clr=SEED_CLR),
+                  loss='binary_crossentropy')
+    x, y = make_data(20)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        model.fit(x, y, batch_size=4, epochs=3, verbose=0,
+                  callbacks=[LRLogger()])
+    assert [w for w in caught if 'schedule ends' in str(w.message)] == []
+    assert model.optimizer.warn_past_end(10 ** 9) == 0
+
+
 def test_lr_logger_without_cycling_momentum_and_with_stock():
     model = make_model()
     model.compile(optimizer=RMSprop(lr=0.01), loss='mse')
@@ -2723,6 +2810,31 @@ def _killed_during_second_save(path, atomic):
                   keras.callbacks.ModelCheckpoint)(path)
     model.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0,
               callbacks=[checkpoint])
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o027, 0o077])
+@pytest.mark.parametrize('weights_only', [False, True],
+                         ids=['model', 'weights'])
+def test_atomic_checkpoint_files_get_the_mode_model_save_gives(
+        weights_only, umask, tmp_path):
+    """Readable by whoever could read a plain model.save file (0644 under
+    the usual umask 022), not mkstemp's 0600."""
+    model = make_model()
+    model.compile(optimizer=SGD(lr=0.01, clr=KILL_CLR),
+                  loss='binary_crossentropy')
+    x, y = make_data(8)
+    old = os.umask(umask)
+    try:
+        plain = str(tmp_path / 'plain.h5')
+        (model.save_weights if weights_only else model.save)(plain)
+        path = str(tmp_path / 'atomic.h5')
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[
+            AtomicModelCheckpoint(path, save_weights_only=weights_only)])
+    finally:
+        os.umask(old)
+    want = 0o666 & ~umask
+    assert os.stat(plain).st_mode & 0o777 == want
+    assert os.stat(path).st_mode & 0o777 == want
 
 
 @pytest.mark.parametrize('atomic', [False, True],
@@ -2842,6 +2954,62 @@ def test_range_test_applies_its_ramp(compiled, stock_twin):
     assert np.allclose(result.smoothed_loss, smoothed(want), rtol=1e-12)
 
 
+def two_input_model():
+    from keras.layers import concatenate
+    a, b = Input(shape=(10,), name='a'), Input(shape=(5,), name='b')
+    h = Dense(8, activation='relu')(concatenate([a, b]))
+    model = Model([a, b], [Dense(1, activation='sigmoid', name='p')(h),
+                           Dense(1, name='q')(h)])
+    rng = np.random.RandomState(0)
+    model.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+    model.compile(optimizer=SGD(lr=0.001, momentum=0.9, clr=SEED_CLR),
+                  loss=['binary_crossentropy', 'mse'])
+    return model
+
+
+def test_range_test_takes_what_fit_takes():
+    """Lists of arrays and dicts keyed by input and output name, in the same
+    seeded batches: the losses of a hand run with train_on_batch (one pass
+    of 8 batches; SGD's fused kernel is stock Keras's rule to the bit)."""
+    model = two_input_model()
+    x, y = regression_data(256)
+    xs, ys = [x[:, :10], x[:, 10:]], [y, y * 2.]
+    results = [lr_range_test(model, xs, ys, 1e-3, 0.1, steps=8,
+                             batch_size=32, seed=3),
+               lr_range_test(model, {'a': xs[0], 'b': xs[1]},
+                             {'p': ys[0], 'q': ys[1]}, 1e-3, 0.1, steps=8,
+                             batch_size=32, seed=3)]
+    assert exact(np.asarray(results[0].loss), np.asarray(results[1].loss))
+    probe = two_input_model()
+    probe.compile(optimizer=stock.SGD(lr=0.001, momentum=0.9),
+                  loss=['binary_crossentropy', 'mse'])
+    order = np.random.RandomState(3).permutation(256)
+    want = []
+    for i, rate in enumerate(results[0].lr):
+        index = order[i * 32:(i + 1) * 32]
+        K.set_value(probe.optimizer.lr, rate)
+        want.append(probe.train_on_batch([a[index] for a in xs],
+                                         [b[index] for b in ys])[0])
+    assert exact(np.asarray(results[0].loss, np.float32),
+                 np.asarray(want, np.float32))
+
+
+@pytest.mark.parametrize('x,error,message', [
+    ((1, 2), TypeError, r"x must be a numpy array, a list of arrays .* or a "
+     r"dict of arrays keyed by input or output name, as fit takes"),
+    ('rows', TypeError, r"x must be a numpy array.*got 'str'"),
+    ([np.zeros((8, 10)), np.zeros((9, 5))], ValueError,
+     r"the arrays of x must have the same number of rows; got \[8, 9\]"),
+    ([np.zeros((9, 10)), np.zeros((9, 5))], ValueError,
+     r"x and y must have the same number of rows; got 9 and 8"),
+])
+def test_range_test_refuses_other_data(x, error, message):
+    model = two_input_model()
+    with pytest.raises(error, match=message):
+        lr_range_test(model, x, [np.zeros((8, 1))] * 2, 1e-3, 1., steps=4)
+
+
 @pytest.mark.parametrize('mode', ['linear', 'exponential'])
 def test_range_test_ramp_and_bounds(mode):
     model = make_model()
@@ -2861,8 +3029,11 @@ def test_range_test_ramp_and_bounds(mode):
     assert result.suggestions['lowest_loss'] == (float(ramp[lowest]) / 4,
                                                  float(ramp[lowest]))
     assert result.smoothed_loss[lowest] < 0.8 * result.smoothed_loss[0]
-    assert result.suggest == 'lowest_loss'
-    assert result.suggested_bounds == result.suggestions['lowest_loss']
+    assert result.suggest == 'lowest_over_10'          # the default
+    tenth = int(np.nonzero(ramp[:lowest + 1].astype(np.float64) <=
+                           float(ramp[lowest]) / 10.)[0][-1])
+    assert result.suggested_bounds == (float(ramp[tenth]) / 4,
+                                       float(ramp[tenth]))
 
 
 def test_range_test_suggestion_rules_on_a_known_curve():
@@ -2876,8 +3047,16 @@ def test_range_test_suggestion_rules_on_a_known_curve():
         lr, smoothed_loss, smoothed_loss, 'steepest', True, 'linear')
     assert dict(result.suggestions) == {'valley': (1.5, 6.0),
                                         'lowest_loss': (2.0, 8.0),
-                                        'steepest': (1.25, 5.0)}
+                                        'steepest': (1.25, 5.0),
+                                        'lowest_over_10': None}
     assert result.suggested_bounds == (1.25, 5.0)
+    # a tenth of the lowest loss's LR (100): the last LR at most 10
+    decades = np.float32([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000])
+    falls = [5, 4.5, 4, 3.5, 3, 2, 1, 3, 8, 20]
+    result = clr_optimizers.LRRangeTestResult(
+        decades, falls, falls, 'lowest_over_10', True, 'exponential')
+    assert result.suggested_bounds == (2.5, 10.0)
+    assert result.suggestions['lowest_loss'] == (25.0, 100.0)
     # a spike and its recovery after the lowest loss (at 3) are not learning:
     # steepest is 3 -> 2 ((2 - 3) / ln(4 / 3) = -3.5), not 6 -> 2.5
     spike = [5, 4, 3, 2, 6, 2.5, 2.2]
@@ -2885,11 +3064,21 @@ def test_range_test_suggestion_rules_on_a_known_curve():
         lr[:7], spike, spike, 'valley', True, 'linear')
     assert dict(result.suggestions) == {'valley': (0.75, 3.0),
                                         'lowest_loss': (1.0, 4.0),
-                                        'steepest': (0.75, 3.0)}
+                                        'steepest': (0.75, 3.0),
+                                        'lowest_over_10': None}
     rising = clr_optimizers.LRRangeTestResult(
         lr[:3], [1, 2, 3], [1, 2, 3], 'valley', False, 'linear')
     assert set(rising.suggestions.values()) == {None}
-    assert rising.suggested_bounds is None
+    with pytest.raises(ValueError, match=r"rule 'valley' found no fall in the "
+                       r"smoothed loss over these 3 updates.*result.plot\(\)"
+                       r".*no rule found one"):
+        rising.suggested_bounds
+    some = clr_optimizers.LRRangeTestResult(
+        lr[:7], spike, spike, 'lowest_loss', True, 'linear')
+    some.suggestions['lowest_loss'] = None
+    with pytest.raises(ValueError, match=r"other rules found: valley: "
+                       r"\(0.75, 3.0\); steepest: \(0.75, 3.0\)"):
+        some.suggested_bounds
 
 
 @pytest.mark.parametrize('seed', [0, 7])
@@ -2974,6 +3163,36 @@ def test_range_test_plot(tmp_path):
     assert found >= 2 and len(ax.lines) == 2 + found + 2
     ax.figure.savefig(str(tmp_path / 'range.png'))
     assert os.path.getsize(str(tmp_path / 'range.png')) > 1000
+    # a plain savefig clips nothing: the labels lie inside the figure
+    renderer = ax.figure.canvas.get_renderer()
+    inside = ax.figure.bbox
+    for label in (ax.xaxis.label, ax.yaxis.label):
+        box = label.get_window_extent(renderer)
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1, label
+        assert inside.y0 <= box.y0 and box.y1 <= inside.y1, label
+
+
+def test_plot_schedule_draws_clr_schedule(tmp_path):
+    import matplotlib
+    matplotlib.use('Agg')
+    clr = dict(ONE_CYCLE, total_steps=40)
+    ax = clr_optimizers.plot_schedule(0.004, clr, 50)
+    rates, momentum = clr_schedule(np.arange(50), 0.004, clr,
+                                   return_momentum=True)
+    assert exact(np.asarray(ax.lines[0].get_ydata(), np.float32), rates)
+    twin = [a for a in ax.figure.axes if a is not ax]
+    assert len(twin) == 1 and exact(np.asarray(
+        twin[0].lines[0].get_ydata(), np.float32), momentum)
+    ax.figure.savefig(str(tmp_path / 'schedule.png'))
+    renderer = ax.figure.canvas.get_renderer()
+    for label in (ax.xaxis.label, ax.yaxis.label, twin[0].yaxis.label):
+        box = label.get_window_extent(renderer)
+        assert ax.figure.bbox.x0 <= box.x0 and box.x1 <= ax.figure.bbox.x1
+        assert ax.figure.bbox.y0 <= box.y0 and box.y1 <= ax.figure.bbox.y1
+    plain = clr_optimizers.plot_schedule(0.01, None, 5)
+    assert len(plain.figure.axes) == 1
+    with pytest.raises(ValueError, match=r"steps must be a finite number >= 1"):
+        clr_optimizers.plot_schedule(0.01, None, 0)
 
 
 @pytest.mark.parametrize('kwargs,error,message', [
@@ -2984,7 +3203,7 @@ def test_range_test_plot(tmp_path):
     (dict(mode='cosine'), ValueError, r"mode must be one of 'linear', "
      r"'exponential'; got 'cosine'"),
     (dict(suggest='minimum'), ValueError, r"suggest must be one of "
-     r"'lowest_loss', 'valley', 'steepest'; got 'minimum'"),
+     r"'lowest_loss', 'valley', 'steepest', 'lowest_over_10'; got 'minimum'"),
     (dict(shuffle='yes'), TypeError, r"shuffle must be True or False"),
     (dict(seed=-1), ValueError, r'seed >= 0.*seed=-1'),
     (dict(seed=1.5), TypeError, r'seed must be an int; got 1.5'),
@@ -3048,6 +3267,50 @@ def test_unchanged_state_keeps_the_given_values():
     train(opt, 3)
     opt.set_weights(opt.get_weights())
     assert opt.get_config()['clr'] == dict(clr, step_size_down=None)
+
+
+def test_reset_cycle_errors_name_the_arguments_given():
+    """reset_cycle(0.1) against max_lr 0.006 is the lr's fault: the error
+    names the call (0.3.0 only blamed clr['max_lr'])."""
+    opt = Adam(lr=0.001, clr={'max_lr': 0.006, 'step_size': 4})
+    with pytest.raises(ValueError, match=r"^reset_cycle\(lr=0.1\): clr\['max_lr'\]"
+                       r" must be .*>= the base learning rate \(0.1\); got 0.006"):
+        opt.reset_cycle(0.1)
+    with pytest.raises(ValueError, match=r"^reset_cycle\(lr=0.001, "
+                       r"step_size=0.5\): clr\['step_size'\]"):
+        opt.reset_cycle(0.001, step_size=0.5)
+    with pytest.raises(TypeError, match=r"^reset_cycle\(lr='0.1'\): lr must "
+                       r"be a number"):
+        opt.reset_cycle('0.1')
+
+
+@pytest.mark.parametrize('clr,message', [
+    (dict(ONE_CYCLE, div_factor=25), r"'div_factor' is PyTorch OneCycleLR's:"
+     r" use the optimizer's lr = max_lr / div_factor instead"),
+    (dict(SEED_CLR, base_lr=0.001), r"'base_lr' is PyTorch CyclicLR's: use "
+     r"the optimizer's lr instead"),
+    (dict(SEED_CLR, step_size_up=4), r"use 'step_size' instead"),
+    (dict(SEED_CLR, T_0=10), r"'T_0' is PyTorch CosineAnnealingWarmRestarts's:"
+     r" use 'first_decay_steps' instead, with clr\['policy'\] = "
+     r"'cosine_restarts'"),
+    (dict(COSINE, T_mult=2), r"use 't_mul' instead"),
+    (dict(COSINE, eta_min=1e-5), r"use 'alpha' = eta_min / lr instead"),
+    (dict(COSINE, first_cycle_steps=5), r"use 'first_decay_steps' instead"),
+    (dict(ONE_CYCLE, epochs=3), r"use 'total_steps' = epochs \* "
+     r"steps_per_epoch instead"),
+    (dict(SEED_CLR, lr=0.1), r"'lr' is the optimizer's argument, not a clr "
+     r"key"),
+    (dict(SEED_CLR, warmup_steps=100), r"'warmup_steps' is a phase here"),
+    (dict(SEED_CLR, total_steps=100), r"'total_steps' is a key of policy "
+     r"'one_cycle': set clr\['policy'\] = 'one_cycle'"),
+    (dict(SEED_CLR, last_epoch=3), r"to resume, load the saved model"),
+], ids=['div_factor', 'base_lr', 'step_size_up', 'T_0', 'T_mult', 'eta_min',
+        'first_cycle_steps', 'epochs', 'lr', 'warmup_steps', 'total_steps',
+        'last_epoch'])
+def test_other_libraries_names_get_what_to_use_instead(clr, message):
+    with pytest.raises(ValueError, match=message) as error:
+        SGD(lr=0.001, clr=clr)
+    assert 'Did you mean' not in str(error.value)
 
 
 def test_reset_cycle_takes_the_policy_keys_in_order():

@@ -9,6 +9,7 @@ here; nothing here imports it. Within the package imports go one way:
     schedule the `clr` dict validated, the schedule, `clr_schedule`
     docs     the shared argument docs, written once (from the policies)
     callbacks, range_test   what works beside a compiled model
+    plots    drawing a schedule (matplotlib, imported when called)
 
 Not a public API: import the names from `clr_optimizers`.
 """

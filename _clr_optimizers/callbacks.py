@@ -20,6 +20,8 @@ class LRLogger(keras_callbacks.Callback):
     record the schedule. Put it before those callbacks in the list.
 
     Costs one small session run per batch (see the README's benchmark).
+    At each epoch's start it warns (once) when the fit runs past the end of
+    a schedule that then holds its last value (see `warn_past_end`).
     """
 
     def on_train_begin(self, logs=None):
@@ -41,11 +43,25 @@ class LRLogger(keras_callbacks.Callback):
         for name, value in zip(self._names, self._read()):
             logs[name] = float(value)
 
+    def on_epoch_begin(self, epoch, logs=None):
+        warn_past_end(self.model, self.params, epoch)
+
     def on_batch_end(self, batch, logs=None):
         self._log(logs)
 
     def on_epoch_end(self, epoch, logs=None):
         self._log(logs)
+
+
+def warn_past_end(model, params, epoch):
+    """Asks the optimizer whether the rest of this fit (from `epoch`, as
+    Keras's `params` plan it) runs past the end of its schedule."""
+    check = getattr(model.optimizer, 'warn_past_end', None)
+    per_epoch = params.get('steps') or (
+        params.get('samples') and params.get('batch_size') and
+        -(-params['samples'] // params['batch_size']))
+    if check is not None and per_epoch and params.get('epochs'):
+        check((params['epochs'] - epoch) * per_epoch)
 
 
 class _AtomicSaver(object):
@@ -65,6 +81,10 @@ class _AtomicSaver(object):
                                    prefix='.' + os.path.basename(filepath) + '.')
         os.close(fd)
         try:
+            # mkstemp makes the file 0600; model.save would create it with
+            # 0666 less the umask (0644 under the usual 022), so that an
+            # evaluation or serving job of another user can read it
+            os.chmod(tmp, 0o666 & ~_umask())
             write(tmp, **kwargs)
             with open(tmp, 'rb+') as f:
                 os.fsync(f.fileno())
@@ -87,13 +107,26 @@ class _AtomicSaver(object):
         self._atomic(self._model.save_weights, filepath, overwrite=True)
 
 
+def _umask():
+    """The process's umask (read by setting it, and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 class AtomicModelCheckpoint(keras_callbacks.ModelCheckpoint):
     """`keras.callbacks.ModelCheckpoint` that never leaves a broken file.
 
     Takes `ModelCheckpoint`'s arguments. Each checkpoint is written to a
     temporary file in the same folder and renamed over the previous one, so a
-    process killed at any moment leaves the last complete checkpoint.
+    process killed at any moment leaves the last complete checkpoint. The
+    file gets the mode `model.save` would give it (0666 less the umask).
+    At each epoch's start it warns (once) when the fit runs past the end of
+    a schedule that then holds its last value, as `LRLogger` does.
     """
 
     def set_model(self, model):
         super(AtomicModelCheckpoint, self).set_model(_AtomicSaver(model))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        warn_past_end(self.model, self.params, epoch)

@@ -48,10 +48,9 @@ def validate_clr(clr, lr, momentum_arg, owner):
     policy = POLICIES[name]
     for key in clr:
         if key not in policy.all_keys:
-            raise ValueError('Unknown clr key %r (value %r).%s Allowed keys '
+            raise ValueError('Unknown clr key %r (value %r). %s Allowed keys '
                              'for policy %r: %s.'
-                             % (key, clr[key],
-                                did_you_mean(key, policy.all_keys), name,
+                             % (key, clr[key], _advice(key, policy), name,
                                 ', '.join(policy.all_keys)))
     for key in policy.required:
         if key not in clr:
@@ -61,6 +60,33 @@ def validate_clr(clr, lr, momentum_arg, owner):
         clr, lr, momentum_bounds(clr, momentum_arg, owner),
         lambda inner, inner_lr: validate_clr(inner, inner_lr, momentum_arg,
                                              owner))
+
+
+# Names other libraries give to settings that are not clr keys here.
+COMMON_FOREIGN = {
+    'lr': "the optimizer's argument, not a clr key: SGD(lr=..., clr=...)",
+    'learning_rate': "the optimizer's argument, not a clr key",
+    'initial_learning_rate': "TF's: use the optimizer's lr instead",
+    'last_epoch': "PyTorch's: to resume, load the saved model, which saves "
+                  'the counters'
+}
+
+
+def _advice(key, policy):
+    """What to use instead of an unknown key: another library's name, a key
+    of another policy, or the closest key."""
+    for table in (policy.foreign, COMMON_FOREIGN):
+        if key in table:
+            return '%r is %s.' % (key, table[key])
+    for other in POLICIES.values():
+        if key in other.foreign:
+            return ("%r is %s, with clr['policy'] = %r."
+                    % (key, other.foreign[key], other.name))
+    for other in POLICIES.values():
+        if key in other.keys and other is not policy:
+            return ('%r is a key of policy %r: set clr[\'policy\'] = %r.'
+                    % (key, other.name, other.name))
+    return did_you_mean(key, policy.all_keys).strip()
 
 
 def momentum_bounds(clr, momentum_arg, owner):

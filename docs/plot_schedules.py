@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from clr_optimizers import clr_schedule  # noqa: E402
+from clr_optimizers import plot_schedule  # noqa: E402
 
 K_STEPS = np.arange(8000)
 BASE = {'max_lr': 0.006, 'step_size': 1000}
@@ -73,23 +73,17 @@ RECIPES = [
 
 
 def draw(panels, path, title=None):
-    """One panel per (title, lr, clr, decay): the LR from clr_schedule and,
-    when it cycles, the momentum on the right axis."""
+    """One panel per (title, lr, clr, decay), each drawn by plot_schedule
+    (the LR from clr_schedule and, when it cycles, the momentum on the right
+    axis)."""
     rows = (len(panels) + 1) // 2
     fig, axes = plt.subplots(rows, 2, figsize=(11, 3 * rows), sharex=True)
     for ax, (name, lr, clr, decay) in zip(axes.ravel(), panels):
-        rates, momentum = clr_schedule(K_STEPS, lr, clr, decay=decay,
-                                       return_momentum=True)
-        ax.plot(K_STEPS, rates, color='C0')
+        plot_schedule(lr, clr, len(K_STEPS), decay=decay, ax=ax)
         ax.set_title(name, fontsize=10)
-        ax.set_ylabel('learning rate')
         ax.set_ylim(0, 0.0065)
-        if momentum is not None:
-            twin = ax.twinx()
-            twin.plot(K_STEPS, momentum, color='C3', linewidth=1)
-            twin.set_ylabel('momentum', color='C3')
-    for ax in axes[-1]:
-        ax.set_xlabel('update k')
+    for ax in axes[:-1].ravel():
+        ax.set_xlabel('')
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()

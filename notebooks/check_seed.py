@@ -210,9 +210,14 @@ def main(argv=None):
     except AssertionError as e:
         print('FAIL: %s' % e)
         return 1
-    print('seed copy: %s' % ('identical to %s' % args.seed if same else
-                             '%s not found, so the repo\'s copy is checked '
-                             'as it is' % args.seed), flush=True)
+    copy = os.path.relpath(SEED, ROOT)
+    print('seed copy: %s' % (
+        '%s is identical to the specification %s' % (copy, args.seed)
+        if same else
+        'the specification is kept outside this repository (%s, laid beside '
+        'the clone on CI) and is not on this machine, so the repo\'s copy %s '
+        'could not be compared with it; the notebook is checked against '
+        'that copy' % (args.seed, copy)), flush=True)
     if args.build:
         build()
         return 0

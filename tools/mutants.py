@@ -99,6 +99,7 @@ FIRST = {
     'sgd-nesterov-fused-plain': 'test_updates_match_float64_reference',
     'sgd-velocity-sign': 'test_updates_match_float64_reference',
     'state-not-synced': 'test_schedule_state_follows_the_variables',
+    'past-end-silent': 'test_training_past_a_schedules_end_warns_once',
     'state-shape-unchecked': 'test_wrong_shape_optimizer_state_is_an_error',
     'step-count-ahead': 'test_lr_trace_equals_numpy_reference',
     'triangular2-exponent': 'test_triangular2_halves_the_amplitude_each_cycle',
@@ -395,6 +396,15 @@ MUTANTS = [
            'in place', '            write(tmp, **kwargs)\n',
            '            write(filepath, **kwargs)\n            return\n',
            path=CALLBACKS),
+    mutant('past-end-silent', 'training past a one-cycle or phases end '
+           'says nothing',
+           "        if over > 0 and not getattr(self, '_warned_past_end', "
+           "False):",
+           "        if False:"),
+    mutant('checkpoint-mode-0600', "AtomicModelCheckpoint's files keep "
+           "mkstemp's mode 0600",
+           '            os.chmod(tmp, 0o666 & ~_umask())\n', '',
+           path=CALLBACKS),
     # The range test.
     mutant('range-test-half-rate', 'the range test applies half its rate',
            'K.set_value(probe.optimizer.lr, rate)',
@@ -423,17 +433,25 @@ MUTANTS = [
            path=RANGE_TEST),
     mutant('range-test-steepest-after-lowest', "'steepest' also searches "
            'after the lowest loss',
-           '    lowest = _lowest_loss(lrs, smoothed)\n    if lowest is None:',
-           '    lowest = _lowest_loss(lrs, smoothed) and len(smoothed) - 1\n'
-           '    if lowest is None:',
+           'not learning)."""\n    lowest = _lowest_loss(lrs, smoothed)\n',
+           'not learning)."""\n    lowest = _lowest_loss(lrs, smoothed) and '
+           'len(smoothed) - 1\n',
+           path=RANGE_TEST),
+    mutant('range-test-default-lowest', "the default rule is 'lowest_loss' "
+           '(harmful for Adam and SGD with momentum, docs/range_rules.md)',
+           "mode='exponential', suggest='lowest_over_10', shuffle=True,",
+           "mode='exponential', suggest='lowest_loss', shuffle=True,",
+           path=RANGE_TEST),
+    mutant('range-test-over-5', "'lowest_over_10' takes a fifth",
+           'float(lrs[lowest]) / 10.)[0]', 'float(lrs[lowest]) / 5.)[0]',
            path=RANGE_TEST),
     mutant('range-test-seed-ignored', 'the batch order ignores the seed',
            'rng = np.random.RandomState(seed)',
            'rng = np.random.RandomState(0)',
            path=RANGE_TEST),
     mutant('range-test-suggest-ignored', 'suggested_bounds ignores suggest',
-           'self.suggested_bounds = self.suggestions[suggest]',
-           "self.suggested_bounds = self.suggestions['lowest_loss']",
+           'bounds = self.suggestions[self.suggest]',
+           "bounds = self.suggestions['lowest_loss']",
            path=RANGE_TEST),
     # The seed check.
     mutant('seed-check-late', 'check_seed.py checks a cell only after '

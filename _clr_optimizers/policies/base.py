@@ -34,6 +34,7 @@ class Policy(object):
     resettable = ()       # the keys reset_cycle may change, in this order
     lr_role = ''          # what the optimizer's lr is to it (docs, errors)
     doc = ''              # its keys, with defaults, for help() and errors
+    foreign = {}          # other libraries' names for its settings: advice
 
     @property
     def all_keys(self):
@@ -64,6 +65,11 @@ class Policy(object):
         from the base rate (float64) and the state (float32 tensors or
         numpy scalars): one function over `GraphOps` and `NumpyOps`."""
         raise NotImplementedError
+
+    def length(self, spec):
+        """The updates after which the schedule holds its final value, or
+        None when it goes on (the callbacks warn when a fit runs past)."""
+        return None
 
     def bounds(self, spec, lr):
         """(lowest, highest) learning rate of the schedule from base `lr`

@@ -21,6 +21,18 @@ class CosineRestarts(Policy):
     keys = ('first_decay_steps', 't_mul', 'm_mul', 'alpha')
     required = ('first_decay_steps',)
     lr_role = 'the peak of the first period'
+    foreign = {
+        'T_0': "PyTorch CosineAnnealingWarmRestarts's: use "
+               "'first_decay_steps' instead",
+        'T_mult': "PyTorch CosineAnnealingWarmRestarts's: use 't_mul' "
+                  'instead',
+        'eta_min': "PyTorch's: use 'alpha' = eta_min / lr instead (the "
+                   'floor as a fraction of the optimizer\'s lr)',
+        'first_cycle_steps': "CosineAnnealingWarmupRestarts's: use "
+                             "'first_decay_steps' instead",
+        'cycle_mult': "CosineAnnealingWarmupRestarts's: use 't_mul' "
+                      'instead',
+    }
     doc = """\
 'cosine_restarts': SGDR, as TF's cosine_decay_restarts: from lr down to
 alpha * lr along a half cosine, then a restart.

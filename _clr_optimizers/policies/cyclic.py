@@ -32,6 +32,15 @@ class Cyclic(Policy):
     uses_decay = True
     resettable = ('max_lr', 'step_size', 'step_size_down')
     lr_role = 'the lower bound of the cycle'
+    foreign = {
+        'base_lr': "PyTorch CyclicLR's: use the optimizer's lr instead "
+                   '(lr=base_lr), the lower bound of the cycle',
+        'step_size_up': "PyTorch CyclicLR's: use 'step_size' instead",
+        'cycle_momentum': "PyTorch's: leave out 'base_momentum' and "
+                          "'max_momentum' for a momentum that does not "
+                          'cycle (cycle_momentum=False)',
+        'scale_fn_mode': "not a key: use 'scale_mode' instead",
+    }
     doc = """\
 'cyclic' (the default): Smith's cyclical learning rate, from lr (the
 lower bound) up to max_lr and back, cycle after cycle. Update k uses

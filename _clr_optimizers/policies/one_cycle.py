@@ -26,6 +26,16 @@ class OneCycle(Policy):
     momentum = True
     resettable = ('max_lr',)
     lr_role = 'the start of the cycle'
+    foreign = {
+        'div_factor': "PyTorch OneCycleLR's: use the optimizer's lr = "
+                      'max_lr / div_factor instead (lr is where the cycle '
+                      'starts)',
+        'epochs': "PyTorch OneCycleLR's: use 'total_steps' = epochs * "
+                  'steps_per_epoch instead',
+        'steps_per_epoch': "PyTorch OneCycleLR's: use 'total_steps' = "
+                           'epochs * steps_per_epoch instead',
+        'initial_lr': "PyTorch's: use the optimizer's lr instead",
+    }
     doc = """\
 'one_cycle': Smith and Topin's one-cycle, as PyTorch's OneCycleLR: from
 lr up to max_lr over pct_start * total_steps updates, then down to
@@ -91,6 +101,9 @@ lr / final_div_factor, where it holds.
                 if m_i is not None:
                     momentum = ops.where(inside, m_i, momentum)
         return lr, momentum
+
+    def length(self, spec):
+        return spec.total_steps
 
     def bounds(self, spec, lr):
         return lr / spec.final_div_factor, spec.max_lr

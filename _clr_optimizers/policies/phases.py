@@ -29,6 +29,19 @@ class Phases(Policy):
     keys = ('phases',)
     required = ('phases',)
     lr_role = 'the start of the first phase'
+    foreign = {
+        'warmup_steps': "a phase here: 'phases': [{'steps': W, 'to': "
+                        "peak}, ...], from the optimizer's lr",
+        'num_warmup_steps': "HF's: a phase here: 'phases': [{'steps': W, "
+                            "'to': peak}, ...], from the optimizer's lr",
+        'num_training_steps': "HF's: the phases' 'steps' add up to it here",
+        'decay_steps': "TF's: a phase's 'steps' here",
+        'end_learning_rate': "TF's: the last phase's 'to' here",
+        'boundaries': "TF piecewise_constant's: phases with shape 'step' "
+                      '(see the README\'s translation table)',
+        'milestones': "PyTorch MultiStepLR's: phases with shape 'step' "
+                      '(see the README\'s translation table)',
+    }
     doc = """\
 'phases': a list of phases, each a dict {'steps': n, 'to': value,
 'shape': s}, run one after the other from lr. A phase moves over its n
@@ -126,6 +139,13 @@ a warm-up before a cycle or restarts.
         for end, value in reversed(values):
             lr = ops.where(t < ops.const(end), value, lr)
         return lr, momentum
+
+    def length(self, spec):
+        end = spec.phases[-1].start + spec.phases[-1].steps
+        if spec.then is None:
+            return end
+        after = _policy(spec.then).length(spec.then)
+        return None if after is None else end + after
 
     def bounds(self, spec, lr):
         levels = [lr] + [phase.to for phase in spec.phases]
