@@ -16,12 +16,11 @@ from digits_range_rules import range_test  # noqa: E402
 def main(path=os.path.join(HERE, 'range_test.png')):
     result = range_test()
     ax = result.plot()
-    ax.set_title("lr_range_test on digits, SGD: suggest='%s' gives "
+    ax.set_title("lr_range_test on digits, SGD: suggest='%s'\ngives "
                  'base_lr=%.3g, max_lr=%.3g' % ((result.suggest,) +
                                                  result.suggested_bounds),
                  fontsize=9)
-    ax.figure.tight_layout()
-    ax.figure.savefig(path, dpi=80)
+    ax.figure.savefig(path, dpi=80)        # plot() lays the figure out
     print('wrote %s; %d steps%s; suggestions %s'
           % (path, len(result.lr),
              ' (stopped early)' if result.stopped_early else '',
