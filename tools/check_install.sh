@@ -31,8 +31,17 @@ want = {'clr_optimizers.py'} | {
     for name in files if name.endswith('.py')}
 missing = sorted(want - names)
 assert not missing, 'not in the wheel: %s' % missing
-print('check_install: the wheel has clr_optimizers.py and %d files of '
-      '_clr_optimizers' % (len(want) - 1))
+wheel = zipfile.ZipFile(sys.argv[1])
+info = [n for n in names if n.endswith('.dist-info/METADATA')][0]
+metadata = wheel.read(info).decode('utf8')
+assert 'License: MIT' in metadata, metadata[:2000]
+assert 'Classifier: License :: OSI Approved :: MIT License' in metadata
+licence = [n for n in names if n.endswith('.dist-info/LICENSE')]
+assert licence and wheel.read(licence[0]).decode('utf8').startswith(
+    'MIT License'), sorted(names)
+print('check_install: the wheel has clr_optimizers.py, %d files of '
+      '_clr_optimizers, and the MIT licence in its metadata'
+      % (len(want) - 1))
 PY
 "$WORK/venv/bin/python" -m pip install -q "$WHEEL"
 
