@@ -3509,7 +3509,18 @@ def test_seed_copy_is_verified_byte_for_byte(tmp_path):
     spec.write_bytes(seed + b'\n')
     with pytest.raises(AssertionError, match='at byte %d' % len(seed)):
         check.verify_seed_copy(str(spec))
-    assert check.verify_seed_copy(str(tmp_path / 'missing.txt')) is None
+    missing = str(tmp_path / 'missing.txt')
+    assert check.verify_seed_copy(missing) is None
+    # in a plain clone the check says what it could not compare, plainly
+    said = check.seed_copy_message(None, missing)
+    assert said == (
+        'seed copy: the specification is kept outside this repository (%s, '
+        'laid beside the clone on CI) and is not on this machine, so the '
+        "repo's copy notebooks/seed_clr_optimizer_tests_notebook.txt could "
+        'not be compared with it; the notebook is checked against that copy'
+        % missing)
+    assert check.seed_copy_message(True, str(spec)).endswith(
+        'is identical to the specification %s' % spec)
 
 
 def test_seed_check_reports_progress_and_stops_at_a_difference():

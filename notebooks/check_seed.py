@@ -73,6 +73,20 @@ def parse_seed(path=SEED):
     return cells
 
 
+def seed_copy_message(same, shared=SHARED_SEED):
+    """What the check says of the repo's copy of the seed: compared, or,
+    in a plain clone without the specification beside it, what it could
+    not check and what it checks instead."""
+    copy = os.path.relpath(SEED, ROOT)
+    if same:
+        return 'seed copy: %s is identical to the specification %s' % (
+            copy, shared)
+    return ('seed copy: the specification is kept outside this repository '
+            '(%s, laid beside the clone on CI) and is not on this machine, '
+            "so the repo's copy %s could not be compared with it; the "
+            'notebook is checked against that copy' % (shared, copy))
+
+
 def verify_seed_copy(shared=SHARED_SEED, copy=SEED):
     """Checks that the repo's copy of the seed equals the specification
     byte for byte.
@@ -210,14 +224,7 @@ def main(argv=None):
     except AssertionError as e:
         print('FAIL: %s' % e)
         return 1
-    copy = os.path.relpath(SEED, ROOT)
-    print('seed copy: %s' % (
-        '%s is identical to the specification %s' % (copy, args.seed)
-        if same else
-        'the specification is kept outside this repository (%s, laid beside '
-        'the clone on CI) and is not on this machine, so the repo\'s copy %s '
-        'could not be compared with it; the notebook is checked against '
-        'that copy' % (args.seed, copy)), flush=True)
+    print(seed_copy_message(same, args.seed), flush=True)
     if args.build:
         build()
         return 0
