@@ -99,6 +99,11 @@ FIRST = {
     'sgd-nesterov-fused-plain': 'test_updates_match_float64_reference',
     'sgd-velocity-sign': 'test_updates_match_float64_reference',
     'state-not-synced': 'test_schedule_state_follows_the_variables',
+    'float32-range-unchecked': 'test_bad_phases_are_refused or '
+                               'test_unrepresentable_settings_are_refused',
+    'steps-below-one': 'test_bad_policy_settings_are_refused',
+    'config-cycle-counter': 'test_reset_cycle_mid_training',
+    'state-guard-off': 'test_missing_optimizer_state_is_an_error',
     'past-end-silent': 'test_training_past_a_schedules_end_warns_once',
     'state-shape-unchecked': 'test_wrong_shape_optimizer_state_is_an_error',
     'step-count-ahead': 'test_lr_trace_equals_numpy_reference',
