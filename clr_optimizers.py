@@ -55,6 +55,7 @@ from _clr_optimizers.callbacks import AtomicModelCheckpoint, LRLogger
 from _clr_optimizers.checks import STATE_KEYS, number, validate_state
 from _clr_optimizers.docs import document, fill, policies_text
 from _clr_optimizers.ops import GraphOps
+from _clr_optimizers.per_parameter import PerParameter
 from _clr_optimizers.plots import plot_schedule
 from _clr_optimizers.policies import register_scale_fn
 from _clr_optimizers.range_test import LRRangeTestResult, lr_range_test
@@ -184,7 +185,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         `_rule(h, p, g, *slots)`: Keras's formula, op by op, giving the new
             parameter and the new slots;
         `_kernel(h, p, g, *slots)`: the same update as one fused TensorFlow
-            kernel (or None where none applies);
+            kernel (`_fuses()`: whether it can);
         `_state_updates(h)`: (variable, value) pairs written once per step.
     """
 
@@ -207,6 +208,10 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         if not isinstance(self.fused, bool):
             raise TypeError('fused=%r: expected True or False.'
                             % (self.fused,))
+        self._per_parameter = PerParameter(
+            kwargs.pop('weight_decay', 0.),
+            kwargs.pop('weight_decay_exclude', ()),
+            kwargs.pop('lr_multipliers', None))
         super(_CLROptimizer, self).__init__(**kwargs)
         self._spec = self._validate(learning_rate, clr, momentum, state)
         self._policy = self._clr = None
@@ -328,32 +333,72 @@ class _CLROptimizer(keras_optimizers.Optimizer):
     def get_updates(self, loss, params):
         grads = self.get_gradients(loss, params)
         step = self._begin_update(grads, params)
+        plan = self._per_parameter.resolve(params)
         h = self._hyper(step)
+        # an LR multiplier scales every rate of the rule: its own tensors
+        hypers = {factor: self._hyper(step._replace(lr=step.lr * factor))
+                  for factor in set(f for _, f in plan if f != 1.)}
+        hypers[1.] = h
         slots = self._slots(params, *self._slot_names(),
                             extra=self._extra_weights())
         updates = []
         for i, (p, g) in enumerate(zip(params, grads)):
-            updates += self._update_parameter(h, p, g,
-                                              [group[i] for group in slots])
+            decays, factor = plan[i]
+            updates += self._update_parameter(
+                hypers[factor], p, g, [group[i] for group in slots], decays)
         return self._end_update(step, updates, self._state_updates(h))
 
-    def _update_parameter(self, h, p, g, slots):
+    def _update_parameter(self, h, p, g, slots, decays=False):
         """One parameter's update, the one place that writes parameters and
-        slots: the fused kernel where one applies (a dense gradient,
-        resource variables, no constraint), else the rule op by op."""
-        if _fusable(self.fused, p, g, *slots):
-            kernel = self._kernel(h, p, g, *slots)
-            if kernel is not None:
-                return [kernel]
+        slots: decoupled weight decay first, p - lr * weight_decay * p with
+        this update's lr (times the parameter's multiplier), then the fused
+        kernel where one applies (a dense gradient, resource variables, no
+        constraint), else the rule op by op."""
+        shrink = h.lr * self._per_parameter.weight_decay if decays else None
+        if self._fuses() and _fusable(self.fused, p, g, *slots):
+            if shrink is None:
+                return [self._kernel(h, p, g, *slots)]
+            # the decay writes p in place: only once the gradient, which the
+            # forward pass's read of p feeds, is computed
+            with tf.control_dependencies([g]):
+                decayed = p.assign_sub(shrink * p)
+            with tf.control_dependencies([decayed]):
+                return [self._kernel(h, p, g, *slots)]
+        variable = p
+        if shrink is not None:          # the rule starts from the decayed p
+            p = p - shrink * p
         new_p, new_slots = self._rule(h, p, g, *slots)
         updates = [K.update(s, new_s) for s, new_s in zip(slots, new_slots)]
-        if getattr(p, 'constraint', None) is not None:
-            new_p = p.constraint(new_p)
-        return updates + [K.update(p, new_p)]
+        if getattr(variable, 'constraint', None) is not None:
+            new_p = variable.constraint(new_p)
+        return updates + [K.update(variable, new_p)]
+
+    def _fuses(self):
+        """Whether this optimizer's kernel can apply its rule."""
+        return True
 
     def _slot_names(self):
         return ()
 
+    # -- weight decay and LR multipliers ---------------------------------
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Excludes weights from `weight_decay`, as Keras 3's method: the
+        variables in `var_list`, and every weight whose name contains one
+        of `var_names`. Call it before compiling; it adds to
+        `weight_decay_exclude` (saved in the config)."""
+        self._per_parameter.exclude_more(var_list, var_names)
+
+    @property
+    def decayed_weights(self):
+        """The names of the weights that weight_decay decays (None until
+        the model is compiled and its training function built)."""
+        return self._per_parameter.decayed
+
+    def per_parameter(self, params):
+        """[(decayed, LR factor)] for each of `params` (the model's
+        trainable weights), as the update applies them."""
+        return self._per_parameter.plan(params)
     def _extra_weights(self):
         """Per-step state saved after the schedule's, before the slots."""
         return []
@@ -610,6 +655,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
 
     def get_config(self):
         config = super(_CLROptimizer, self).get_config()
+        config.update(self._per_parameter.config())
         config['learning_rate'] = float(K.get_value(self.learning_rate))
         config['decay'] = float(K.get_value(self.decay))
         if self.momentum_argument is not None and not self.cycles_momentum:
@@ -783,13 +829,14 @@ class CLRRMSprop(_CLROptimizer):
         new_a = h.rho * a + h.one_minus_rho * K.square(g)
         return p - h.lr * g / (K.sqrt(new_a) + self.epsilon), [new_a]
 
+    def _fuses(self):
+        return self._rho_value < 1      # the route below needs 1 - rho > 0
+
     def _kernel(self, h, p, g, a):
         # With s = sqrt(1 - rho), Adagrad's kernel on a * rho, the gradient
         # g * s and the rate lr / s computes the rule: a = rho * a +
         # (1 - rho) * g**2; p = p - lr * g / (sqrt(a) + eps). It needs
-        # 1 - rho > 0; the constructor's rho decides.
-        if not self._rho_value < 1:
-            return None
+        # 1 - rho > 0; the constructor's rho decides (`_fuses`).
         decayed = K.update(a, h.rho * a)
         with tf.control_dependencies([decayed]):
             return tf.raw_ops.ResourceApplyAdagradV2(

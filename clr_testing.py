@@ -130,7 +130,13 @@ def ref_schedule(k, lr, clr, decay=0.0, c=None, scale_ref=None):
 
 def ref_update(name, state, w, g, k, lr, momentum, opts):
     """keras 2.3.1's update rule `name` in float64, with t = k + 1; `state`
-    holds the slots (mutated); returns the new weights."""
+    holds the slots (mutated); returns the new weights.
+
+    With opts['weight_decay'] (and a factor opts['lr_multiplier'] on the
+    learning rate), the decoupled decay of torch.optim.AdamW comes first:
+    w = w - lr * weight_decay * w, then the rule at that lr."""
+    lr = lr * opts.get('lr_multiplier', 1.)
+    w = w - lr * opts.get('weight_decay', 0.) * w
     eps = opts.get('epsilon', 1e-7)
     get = lambda key: state.get(key, np.zeros_like(w))  # noqa: E731
     if name == 'SGD':

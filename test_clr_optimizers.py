@@ -1095,6 +1095,156 @@ def test_lr_logger_and_range_test_with_phases():
 
 
 # ---------------------------------------------------------------------------
+# Decoupled weight decay and per-layer learning rates
+# ---------------------------------------------------------------------------
+
+def two_layer_problem():
+    """Dense 'first' (3 -> 4, tanh) and 'second' (4 -> 1), with biases."""
+    rng = np.random.RandomState(5)
+    x = rng.randn(16, 3).astype(np.float32)
+    y = rng.randn(16, 1).astype(np.float32)
+    inp = Input(shape=(3,))
+    out = Dense(1, name='second')(Dense(4, activation='tanh',
+                                        name='first')(inp))
+    model = Model(inp, out)
+    model.set_weights([rng.uniform(-1, 1, w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+    return model, x, y
+
+
+@pytest.mark.parametrize('fused', [True, False], ids=['fused', 'op-by-op'])
+def test_each_layer_decays_at_its_own_rate(fused):
+    """SGD with weight_decay 0.2, biases excluded, and LR multipliers 0.1 on
+    'first' and 3 on 'second': each weight against its own float64
+    reference w - lr f wd w - lr f g (bias: no decay), from the gradient
+    at the weights before the update, so that factors cannot compound."""
+    model, x, y = two_layer_problem()
+    opt = SGD(lr=0.05, weight_decay=0.2, weight_decay_exclude=['bias'],
+              lr_multipliers={'first/': 0.1, 'second/': 3.}, fused=fused,
+              clr={'max_lr': 0.1, 'step_size': 3})
+    model.compile(optimizer=opt, loss='mse')
+    grads = K.function([model.input, model.targets[0],
+                        model.sample_weights[0]],
+                       K.gradients(model.total_loss,
+                                   model.trainable_weights))
+    factor = {'first': 0.1, 'second': 3.}
+    for k in range(8):
+        lr_k = float(clr_schedule([k], 0.05, opt.clr)[0])
+        before = [w.astype(np.float64) for w in model.get_weights()]
+        g = grads([x, y, np.ones(len(x), np.float32)])
+        model.train_on_batch(x, y)
+        for weight, w, gw, got in zip(model.trainable_weights, before, g,
+                                      model.get_weights()):
+            f = factor[weight.name.split('/')[0]]
+            wd = 0. if 'bias' in weight.name else float(np.float32(0.2))
+            want = w - lr_k * f * wd * w - lr_k * f * gw
+            step = np.abs(want - w)
+            assert np.all(np.abs(got - want) <= ulps_spacing(want) +
+                          2. ** -14 * step), (k, weight.name)
+    assert opt.decayed_weights == ['first/kernel:0', 'second/kernel:0']
+
+
+def test_exclude_from_weight_decay_as_keras_3():
+    model, x, y = two_layer_problem()
+    opt = Adam(lr=0.01, weight_decay=0.1)
+    opt.exclude_from_weight_decay(var_list=[model.get_layer('first').bias],
+                                  var_names=['second'])
+    model.compile(optimizer=opt, loss='mse')
+    model.train_on_batch(x, y)
+    assert opt.decayed_weights == ['first/kernel:0']
+    assert opt.get_config()['weight_decay_exclude'] == [
+        r'^first/bias:0$', 'second']
+    with pytest.raises(ValueError, match=r"exclude_from_weight_decay must be "
+                       r"called before the model is compiled"):
+        opt.exclude_from_weight_decay(var_names=['first'])
+
+
+@pytest.mark.parametrize('kwargs,error,message', [
+    (dict(weight_decay=-0.1), ValueError, r"weight_decay must be a finite "
+     r"number >= 0 .*decoupled.*got -0.1"),
+    (dict(weight_decay=1e-40), ValueError, r"weight_decay must be zero or "
+     r"of magnitude"),
+    (dict(weight_decay='0.1'), TypeError, r"weight_decay must be a number"),
+    (dict(weight_decay_exclude='bias'), TypeError, r"weight_decay_exclude "
+     r"must be a list or tuple of patterns"),
+    (dict(weight_decay_exclude=['bias', 3]), TypeError,
+     r"weight_decay_exclude\[1\] must hold strings"),
+    (dict(weight_decay_exclude=['bias[']), ValueError,
+     r"weight_decay_exclude\[0\] = 'bias\[' is not a regular expression"),
+    (dict(lr_multipliers=['first']), TypeError, r"lr_multipliers must be a "
+     r"dict \{'pattern': factor\}"),
+    (dict(lr_multipliers={'first': -1}), ValueError,
+     r"lr_multipliers\['first'\] must be a finite number >= 0; got -1"),
+    (dict(lr_multipliers={'first': 1e-40}), ValueError,
+     r"lr_multipliers\['first'\] must be zero or of magnitude"),
+    (dict(lr_multipliers={'(': 1.}), ValueError,
+     r"lr_multipliers\[0\] = '\(' is not a regular expression"),
+], ids=['wd-negative', 'wd-subnormal', 'wd-str', 'exclude-str',
+        'exclude-int', 'exclude-regex', 'multipliers-list',
+        'multiplier-negative', 'multiplier-subnormal', 'multiplier-regex'])
+def test_bad_per_parameter_settings_are_refused(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        Nadam(**kwargs)
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(weight_decay=0.1, weight_decay_exclude=['bias', 'embeddings']),
+     r"weight_decay_exclude: the pattern 'embeddings' matches no trainable "
+     r"weight of the model; its weights are named first/kernel:0, "
+     r"first/bias:0, second/kernel:0, second/bias:0"),
+    (dict(lr_multipliers={'third': 0.5}), r"lr_multipliers: the pattern "
+     r"'third' matches no trainable weight"),
+    (dict(lr_multipliers={'first': 0.5, 'kernel': 2.}), r"lr_multipliers: "
+     r"the weight 'first/kernel:0' matches 2 patterns, 'first': 0.5, "
+     r"'kernel': 2.0; give each weight one factor"),
+], ids=['exclude-unmatched', 'multiplier-unmatched', 'multiplier-twice'])
+def test_patterns_are_checked_against_the_weights(kwargs, message):
+    model, x, y = two_layer_problem()
+    model.compile(optimizer=RMSprop(**kwargs), loss='mse')
+    with pytest.raises(ValueError, match=message):
+        model.train_on_batch(x, y)
+
+
+def test_weight_decay_is_saved_and_resumes_bit_identically(tmp_path):
+    check_fresh_process_resume(Adam, dict(
+        lr=0.001, weight_decay=0.05, weight_decay_exclude=['bias'],
+        lr_multipliers={'dense_1/': 0.5}, clr=dict(max_lr=0.01,
+                                                   step_size=3)), tmp_path)
+
+
+def test_range_test_keeps_weight_decay_and_multipliers():
+    """The clone's weights have other names (TensorFlow names them apart);
+    the range test carries the model's decay and factors over weight by
+    weight: its losses are those of the same optimizer, built by hand with
+    the clone's exact names."""
+    model, x, y = two_layer_problem()
+    settings = dict(weight_decay=0.3, weight_decay_exclude=['bias'],
+                    lr_multipliers={'first/': 0.1})
+    model.compile(optimizer=SGD(lr=0.01, **settings), loss='mse')
+    result = lr_range_test(model, x, y, 1e-3, 1., steps=6, batch_size=8,
+                           shuffle=False)
+    from keras.models import clone_model
+    probe = clone_model(model)
+    probe.set_weights(model.get_weights())
+    names = [w.name for w in probe.trainable_weights]
+    exact_name = lambda n: '^%s$' % re.escape(n)  # noqa: E731
+    probe.compile(optimizer=SGD(
+        lr=0.01, weight_decay=0.3,
+        weight_decay_exclude=[exact_name(n) for n in names if 'bias' in n],
+        lr_multipliers={exact_name(n): 0.1 for n in names
+                        if n.startswith('first')}), loss='mse')
+    losses = []
+    for i, rate in enumerate(result.lr):
+        K.set_value(probe.optimizer.lr, rate)
+        rows = np.arange(i * 8, i * 8 + 8) % len(x)
+        losses.append(probe.train_on_batch(x[rows], y[rows]))
+    assert exact(np.asarray(result.loss, np.float32),
+                 np.asarray(losses, np.float32))
+    assert probe.optimizer.decayed_weights == [n for n in names
+                                               if 'kernel' in n]
+
+
+# ---------------------------------------------------------------------------
 # Keras's LR callbacks scale the schedule
 # ---------------------------------------------------------------------------
 
@@ -1306,7 +1456,13 @@ TRAJECTORIES = [
     pytest.param(Nadam, dict(lr=0.01, decay=0.01, clr=dict(
         max_lr=0.04, step_size=4, mode='exp_range', gamma=GAMMA, **MOM)),
         id='Nadam-cycling-beta_1-exp_range-decay'),
-]
+] + [   # decoupled weight decay, with a multiplier on the weight's LR
+    pytest.param(cls, dict(lr=lr / 2, weight_decay=0.1, lr_multipliers={
+        'kernel': 2.}, clr=dict(max_lr=2 * lr, step_size=4)),
+        id='%s-weight_decay-multiplier' % keras_name(cls))
+    for cls, lr in ((SGD, 0.05), (RMSprop, 0.01), (Adagrad, 0.05),
+                    (Adadelta, 1.0), (Adam, 0.01), (Adamax, 0.01),
+                    (Nadam, 0.01))]
 
 
 KERAS_DEFAULTS = {'SGD': {}, 'RMSprop': {'rho': 0.9}, 'Adagrad': {},
@@ -1380,6 +1536,8 @@ def test_updates_match_float64_reference(cls, kwargs, scale, fused):
     for key, value in dict(KERAS_DEFAULTS[name], epsilon=1e-7).items():
         opts.setdefault(key, float(np.float32(value)))
     constant_m = float(np.float32(constant_m))
+    if 'lr_multipliers' in kwargs:          # one weight, one factor
+        opts['lr_multiplier'] = kwargs['lr_multipliers']['kernel']
     x64, y64 = x.astype(np.float64), y.astype(np.float64)
     worst = {'lr': 0., 'w': 0., 'slots': 0.}
     for k in range(TRAJECTORY_STEPS):
@@ -2563,7 +2721,9 @@ KEYS = {'lr': ('learning_rate', 'any'), 'decay': ('decay', 'any'),
         'step_size_down': ("clr['step_size_down']", 'step'),
         'gamma': ("clr['gamma']", 'any'),
         'base_momentum': ("clr['base_momentum']", 'any'),
-        'max_momentum': ("clr['max_momentum']", 'any')}
+        'max_momentum': ("clr['max_momentum']", 'any'),
+        'weight_decay': ('weight_decay', 'any'),
+        'lr_multipliers': ("lr_multipliers['kernel']", 'any')}
 
 
 @PROPERTY
@@ -2573,8 +2733,11 @@ def test_one_bad_value_is_refused_naming_its_key(settings_, key, data):
     lr, decay, clr = settings_
     name, kind = KEYS[key]
     bad = data.draw(st.sampled_from(BAD_VALUES[kind]), label='bad')
-    kwargs = {'lr': lr, 'decay': decay}
-    if key in kwargs:
+    kwargs = {'lr': lr, 'decay': decay, 'weight_decay': data.draw(
+        st.one_of(st.just(0.), positive(F32.tiny, 1.)), label='wd')}
+    if key == 'lr_multipliers':
+        kwargs[key] = {'kernel': bad}
+    elif key in kwargs:
         kwargs[key] = bad
     else:
         if clr is None or clr.get('policy', 'cyclic') != 'cyclic':

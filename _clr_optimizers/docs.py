@@ -20,6 +20,20 @@ clr: dict or None (default). A learning-rate schedule computed in the
 decay: float >= 0 (default 0). Keras's time-based decay: the base rate is
     lr / (1 + decay * k) at update k (with a schedule, only with policies
     that use it: {decays}).
+weight_decay: float >= 0 (default 0). Decoupled weight decay (Loshchilov
+    and Hutter), as Keras 3's optimizers and torch.optim.AdamW: each update
+    first sets p = p - lr_k * weight_decay * p, with lr_k the learning rate
+    this update uses (times the weight's multiplier), then applies the
+    optimizer's rule. It follows the schedule, warm-ups included.
+weight_decay_exclude: list of patterns (default ()). Weights whose name a
+    pattern matches (re.search), such as ('bias', 'batch_normalization'),
+    are not decayed; `exclude_from_weight_decay(var_list, var_names)` adds
+    to it before compiling. `decayed_weights` names the decayed weights.
+lr_multipliers: dict or None (default). {{'pattern': factor}}: the learning
+    rate (and the decay) of each weight whose name the pattern matches is
+    multiplied by factor >= 0, as for discriminative fine-tuning.
+    A pattern that matches no trainable weight, and a weight that two
+    multiplier patterns match, are errors when the model is compiled.
 fused: boolean (default True). Whether to apply each update with one of
     TensorFlow's fused training kernels (one pass over each parameter;
     equal to the rule up to float32 rounding). Parameters with a sparse

@@ -6,6 +6,7 @@ from __future__ import print_function
 import collections
 import math
 import numbers
+import re
 
 import numpy as np
 from keras import backend as K
@@ -191,6 +192,8 @@ def lr_range_test(model, x, y, min_lr, max_lr, steps, batch_size=32,
 
     The model itself is not trained: the test runs on a clone, so the
     model's weights and optimizer state afterwards are exactly those before.
+    The clone keeps the optimizer's weight decay and LR multipliers, weight
+    by weight (as fastai's lr_find keeps the weight decay).
 
     # Arguments
         model: a compiled Keras model.
@@ -290,9 +293,24 @@ def _probe(model):
         config[optimizer.momentum_argument] = optimizer.clr['max_momentum']
     probe = clone_model(model)
     probe.set_weights(model.get_weights())
+    if hasattr(optimizer, 'per_parameter'):
+        config.update(_per_parameter_for(
+            optimizer.per_parameter(model.trainable_weights),
+            probe.trainable_weights))
     probe.compile(optimizer=type(optimizer).from_config(config),
                   loss=model.loss, loss_weights=model.loss_weights)
     return probe
+
+
+def _per_parameter_for(plan, weights):
+    """The model's weight decay and LR multipliers for the clone, whose
+    weights TensorFlow names apart (dense_1/kernel:0 is dense_1_1/kernel:0
+    there): by exact name, weight by weight (the same order)."""
+    exact = lambda w: '^%s$' % re.escape(w.name)  # noqa: E731
+    return {'weight_decay_exclude': [exact(w) for w, (decays, _) in
+                                     zip(weights, plan) if not decays],
+            'lr_multipliers': {exact(w): factor for w, (_, factor) in
+                               zip(weights, plan) if factor != 1.} or None}
 
 
 def _taker(name, data):

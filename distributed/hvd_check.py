@@ -49,6 +49,11 @@ CASES = [
                                      max_momentum=0.95))),
     (co.RMSprop, dict(lr=0.001, clr=dict(policy='cosine_restarts',
                                          first_decay_steps=3, m_mul=0.8))),
+    # decoupled weight decay without the biases, a slower first layer
+    (co.SGD, dict(lr=0.01, momentum=0.9, weight_decay=0.05,
+                  weight_decay_exclude=['bias'],
+                  lr_multipliers={'dense_1/': 0.1},
+                  clr=dict(max_lr=0.05, step_size=3))),
     # a warm-up for large batches (Goyal et al.) before a cycle
     (co.Adam, dict(lr=0., clr=dict(policy='phases', phases=[
         dict(steps=5, to=0.004), dict(steps=4, to=0.001, shape='cos'),

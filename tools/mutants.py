@@ -118,6 +118,7 @@ PREFIX_FIRST = (
                            'test_fused_kernels_apply_the_dense_updates'),
     (('range-test-',), 'range_test'),
     (('phases-',), 'recipes or phases or composition'),
+    (('wd-', 'multiplier-'), 'weight_decay or own_rate or keras_3'),
     (('scale-', 'lr-read-'), 'callbacks_scale or writing_back or '
                              'resets_the_scale or as_on_stock or min_lr'),
     (('seed-',), 'seed_check or seed_copy'),
@@ -286,6 +287,27 @@ MUTANTS = [
     mutant('scale-not-saved', 'get_config reports lr_scale 1',
            "config['lr_scale'] = float(K.get_value(self.lr_scale))",
            "config['lr_scale'] = 1."),
+    # Decoupled weight decay and LR multipliers.
+    mutant('wd-not-scaled-by-lr', 'the decay ignores the learning rate '
+           "(as TF contrib's AdamW)",
+           'shrink = h.lr * self._per_parameter.weight_decay if decays else',
+           'shrink = self._per_parameter.weight_decay if decays else'),
+    mutant('wd-fused-missing', 'the fused path does not decay',
+           'decayed = p.assign_sub(shrink * p)', 'decayed = tf.no_op()'),
+    mutant('wd-op-missing', 'the rule op by op does not decay',
+           '            p = p - shrink * p\n', '            pass\n'),
+    mutant('wd-after-update', 'the rule op by op decays after the step',
+           '        new_p, new_slots = self._rule(h, p, g, *slots)\n',
+           '        new_p, new_slots = self._rule(h, variable, g, *slots)\n'
+           '        if shrink is not None:\n'
+           '            new_p = new_p - shrink * new_p\n'),
+    mutant('wd-exclusion-ignored', 'weight_decay_exclude is ignored',
+           're.search(pattern, name) for pattern in self.exclude)',
+           'False for pattern in self.exclude)',
+           path=os.path.join(PARTS, 'per_parameter.py')),
+    mutant('multiplier-ignored', 'lr_multipliers are ignored',
+           'hypers = {factor: self._hyper(step._replace(lr=step.lr * factor))',
+           'hypers = {factor: self._hyper(step)'),
     # The update rules.
     mutant('sgd-velocity-sign', 'SGD (explicit rule) adds the gradient',
            'v = h.momentum * m - h.lr * g  # velocity',
@@ -361,9 +383,9 @@ MUTANTS = [
            '(t + 1) * self.schedule_decay', 't * self.schedule_decay'),
     mutant('constraint-skipped', 'parameters are written without their '
            'constraint',
-           "        if getattr(p, 'constraint', None) is not None:\n"
-           "            new_p = p.constraint(new_p)",
-           "        if False:\n            new_p = p.constraint(new_p)"),
+           "        if getattr(variable, 'constraint', None) is not None:\n"
+           "            new_p = variable.constraint(new_p)",
+           "        if False:\n            new_p = variable.constraint(new_p)"),
     # State, config and callbacks.
     mutant('state-shape-unchecked', 'set_weights does not check shapes',
            'if K.int_shape(p) != np.shape(w):', 'if False:'),
