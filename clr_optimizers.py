@@ -358,10 +358,9 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         if self._fuses() and _fusable(self.fused, p, g, *slots):
             if shrink is None:
                 return [self._kernel(h, p, g, *slots)]
-            # the decay writes p in place: only once the gradient, which the
-            # forward pass's read of p feeds, is computed
-            with tf.control_dependencies([g]):
-                decayed = p.assign_sub(shrink * p)
+            # in place, after every gradient (shrink is this update's lr,
+            # which waits for them: see `_begin_update`)
+            decayed = p.assign_sub(shrink * p)
             with tf.control_dependencies([decayed]):
                 return [self._kernel(h, p, g, *slots)]
         variable = p
@@ -411,15 +410,18 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         (and momentum): a `_Step` for `_end_update`.
 
         The schedule runs from the counter reads alone, in parallel with the
-        forward and backward pass. Reads of resource variables are
-        snapshots; where a parameter is a reference variable (whose reads
-        alias its buffer), the learning rate also waits for every gradient,
-        so that no parameter is written while a gradient may still read it.
+        forward and backward pass; its result (and so every parameter's
+        update) waits for every gradient. A reference variable's reads alias
+        its buffer, so no parameter may be written while a gradient may
+        still read it. A resource variable's reads are snapshots that share
+        the buffer until it is written: an update in place while a gradient
+        op still holds the forward pass's snapshot (dX = dY W^T of the same
+        layer runs after dW) first copies the whole parameter. On the 5.3 M
+        MLP at batch 32 that copy made SGD's fused kernels take 13.2 ms per
+        step instead of 4.0 ms (FULL_TRACE, benchmarks/profile_step.py);
+        TensorFlow's optimizers avoid it by gating each op's gradients.
         """
-        deps = []
-        if not all(_is_resource(p) for p in params):
-            deps = [g.op if isinstance(g, tf.IndexedSlices) else g
-                    for g in grads]
+        deps = [g.op if isinstance(g, tf.IndexedSlices) else g for g in grads]
         guard = self._guard.assertion(type(self).__name__, self.iterations)
         if guard is not None:
             deps.append(guard)

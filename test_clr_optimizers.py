@@ -1815,6 +1815,54 @@ def test_no_per_parameter_memory_beyond_stock(name, kwargs, fused):
     assert ours == slot_elements(lambda: getattr(stock, name)(**kwargs)) > 0
 
 
+def _ancestors(op):
+    """Every op that `op` waits for, through inputs and control inputs."""
+    seen, todo = set(), [op]
+    while todo:
+        current = todo.pop()
+        for parent in [t.op for t in current.inputs] + list(
+                current.control_inputs):
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
+
+
+@pytest.mark.parametrize('fused', [True, False], ids=['fused', 'op-by-op'])
+@pytest.mark.parametrize('cls,kwargs', [
+    (SGD, dict(momentum=0.9)), (RMSprop, {}), (Adagrad, {}), (Adadelta, {}),
+    (Adam, {}), (Adamax, {}), (Nadam, {})],
+    ids=['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam'])
+@pytest.mark.parametrize('clr', [None, SEED_CLR], ids=['clr-None', 'clr'])
+def test_every_parameter_write_waits_for_every_gradient(cls, kwargs, fused,
+                                                        clr):
+    """No parameter is written (decay, kernel or assign) before every
+    gradient is computed: the backward pass still reads the forward pass's
+    snapshot of each weight, which an update in place would first have to
+    copy (a whole pass; see `_begin_update`), and weight decay applied
+    before the forward pass's read would be seen by it. Checked in the
+    graph, so it cannot pass by a lucky schedule."""
+    K.clear_session()
+    model = make_model()
+    opt = cls(lr=0.01, clr=clr, fused=fused, weight_decay=0.1, **kwargs)
+    grads = []
+    get_gradients = opt.get_gradients
+    opt.get_gradients = lambda loss, params: grads.extend(
+        get_gradients(loss, params)) or grads
+    model.compile(optimizer=opt, loss='binary_crossentropy')
+    model._make_train_function()
+    handles = set(p.handle.op for p in model.trainable_weights)
+    writes = [op for op in K.get_session().graph.get_operations()
+              if op.type.startswith('ResourceApply') or op.type in (
+                  'AssignSubVariableOp', 'AssignVariableOp')
+              if op.inputs and op.inputs[0].op in handles and
+              op.name.startswith('training/')]    # not the initializers
+    assert len(writes) >= len(handles) == len(grads) == 4
+    for op in writes:
+        missing = [g.name for g in grads if g.op not in _ancestors(op)]
+        assert missing == [], (op.name, missing)
+
+
 def test_fused_must_be_a_bool_and_is_kept_in_config():
     with pytest.raises(TypeError, match="fused='no': expected True or False"):
         Adam(fused='no')

@@ -111,6 +111,8 @@ FIRST = {
     'window-float32': 'test_schedule_is_independent_of_grappler',
     'window-off-by-one': 'test_lr_trace_equals_numpy_reference',
     'window-sign': 'test_lr_trace_equals_numpy_reference',
+    'writes-before-all-gradients':
+        'test_every_parameter_write_waits_for_every_gradient',
 }
 PREFIX_FIRST = (
     (('sgd-', 'rmsprop-', 'adagrad-', 'adadelta-', 'adam-', 'adamax-',
@@ -287,6 +289,14 @@ MUTANTS = [
     mutant('scale-not-saved', 'get_config reports lr_scale 1',
            "config['lr_scale'] = float(K.get_value(self.lr_scale))",
            "config['lr_scale'] = 1."),
+    mutant('writes-before-all-gradients', 'only reference variables make '
+           'the updates wait for every gradient (the copy-on-write pass and '
+           'the decay race of #21 and #23)',
+           'deps = [g.op if isinstance(g, tf.IndexedSlices) else g for g in '
+           'grads]',
+           'deps = [] if all(_is_resource(p) for p in params) else [\n'
+           '            g.op if isinstance(g, tf.IndexedSlices) else g\n'
+           '            for g in grads]'),
     # Decoupled weight decay and LR multipliers.
     mutant('wd-not-scaled-by-lr', 'the decay ignores the learning rate '
            "(as TF contrib's AdamW)",
