@@ -14,6 +14,17 @@ variants run interleaved in one process:
             Nadam has none: tf.contrib's NadamOptimizer is Adam with a
             Nesterov step, not Keras's Nadam)
 
+With --weight-decay (issue 21), three variants instead, for the optimizers
+that TensorFlow 1.15 gives decoupled weight decay (WD_NATIVE below):
+
+    clr     as above (no weight decay)
+    wd      clr_optimizers.<Name>, the same clr, weight_decay=WEIGHT_DECAY
+    native  keras.optimizers.TFOptimizer(<TensorFlow's decoupled-decay
+            optimizer>): tf.contrib.opt's AdamWOptimizer,
+            MomentumWOptimizer, or extend_with_decoupled_weight_decay of
+            tf.train.AdagradOptimizer. Their decay is a constant per step
+            (it does not follow the LR); the work per step is the same.
+
 Two timings per variant and round:
 
     step    one `fit` of --steps updates, per update (forward, backward,
@@ -31,6 +42,8 @@ optimizer memory in float32 elements per model parameter. Writes JSON
     python benchmarks/bench_real.py                  # tox -e bench-real
     python benchmarks/bench_real.py --models mlp --batch-sizes 32 \\
         --optimizers Adam --steps 5 --reps 2         # a quick look
+    python benchmarks/bench_real.py --weight-decay --models mlp \
+        --optimizers SGD Adam Adagrad --reps 9       # docs/speed.md
 """
 from __future__ import print_function
 
@@ -59,6 +72,8 @@ from bench_clr import interleaved, write_report  # noqa: E402
 
 NAMES = ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam']
 VARIANTS = ['stock', 'none', 'clr', 'native']
+WD_VARIANTS = ['clr', 'wd', 'native']
+WEIGHT_DECAY = 0.01      # torch AdamW's default (applied as lr * 0.01)
 # Keras's default learning rates; SGD with momentum 0.9 (its common use).
 LR = {'SGD': 0.01, 'RMSprop': 0.001, 'Adagrad': 0.01, 'Adadelta': 1.0,
       'Adam': 0.001, 'Adamax': 0.002, 'Nadam': 0.002}
@@ -100,16 +115,38 @@ def convnet():
     return keras.models.Model(inp, layers.Dense(10, activation='softmax')(x))
 
 
+def _decoupled(name):
+    """TensorFlow's optimizer with decoupled weight decay WEIGHT_DECAY *
+    lr (a constant: TF's decay does not follow a schedule)."""
+    from tensorflow.contrib import opt as contrib
+
+    def make(lr):
+        wd = WEIGHT_DECAY * lr
+        if name == 'Adam':
+            return contrib.AdamWOptimizer(wd, lr, epsilon=1e-7)
+        if name == 'SGD':
+            return contrib.MomentumWOptimizer(wd, lr, 0.9)
+        return contrib.extend_with_decoupled_weight_decay(
+            tf.train.AdagradOptimizer)(wd, learning_rate=lr)
+    return make
+
+
+WD_NATIVE = {name: _decoupled(name) for name in ('SGD', 'Adagrad', 'Adam')}
+
 MODELS = {'mlp': mlp, 'convnet': convnet}
 
 
-def optimizer(name, variant):
+def optimizer(name, variant, weight_decay=False):
     lr, kwargs = LR[name], KWARGS.get(name, {})
     if variant == 'stock':
         return getattr(stock, name)(lr=lr, **kwargs)
     if variant == 'native':
-        return stock.TFOptimizer(NATIVE[name](lr))
-    clr = {'max_lr': 6 * lr, 'step_size': 2000} if variant == 'clr' else None
+        native = WD_NATIVE if weight_decay else NATIVE
+        return stock.TFOptimizer(native[name](lr))
+    if variant == 'wd':
+        kwargs = dict(kwargs, weight_decay=WEIGHT_DECAY)
+    clr = None if variant == 'none' else {'max_lr': 6 * lr,
+                                          'step_size': 2000}
     return getattr(co, name)(lr=lr, clr=clr, **kwargs)
 
 
@@ -140,6 +177,20 @@ def elements_per_parameter(variables, params):
 
 def bench(model_name, name, batch, steps, reps, rng):
     variants = [v for v in VARIANTS if v != 'native' or name in NATIVE]
+    return _bench(model_name, name, batch, steps, reps, rng, variants,
+                  lambda v: optimizer(name, v))
+
+
+def bench_weight_decay(model_name, name, batch, steps, reps, rng):
+    """Ours with weight decay against ours without and TF's decoupled
+    decay, interleaved."""
+    r = _bench(model_name, name, batch, steps, reps, rng, WD_VARIANTS,
+               lambda v: optimizer(name, v, weight_decay=True))
+    r['weight_decay'] = WEIGHT_DECAY
+    return r
+
+
+def _bench(model_name, name, batch, steps, reps, rng, variants, make):
     K.clear_session()
     first = MODELS[model_name]()
     shape = K.int_shape(first.input)[1:]
@@ -149,10 +200,9 @@ def bench(model_name, name, batch, steps, reps, rng):
     for v in variants:
         model = MODELS[model_name]()
         model.set_weights(first.get_weights())
-        model.compile(optimizer=optimizer(name, v),
-                      loss='categorical_crossentropy')
+        model.compile(optimizer=make(v), loss='categorical_crossentropy')
         model.fit(x, y, batch_size=batch, epochs=1, verbose=0)   # warm-up
-        op, variables = update_alone(optimizer(name, v),
+        op, variables = update_alone(make(v),
                                      model.trainable_weights, rng)
         runs[v] = (model, op, variables)
     session = K.get_session()
@@ -175,9 +225,11 @@ def bench(model_name, name, batch, steps, reps, rng):
         r = np.array(times[slow]) / np.array(times[fast])
         return [float(np.median(r)), float(r.min()), float(r.max())]
 
+    mine = 'wd' if 'wd' in variants else 'clr'
     best = 'native' if 'native' in variants else 'stock'
-    faster = [min(a, b) for a, b in zip(step['stock'], step[best])]
-    within = np.array(step['clr']) / np.array(faster)
+    faster = [min(a, b) for a, b in zip(step.get('stock', step[best]),
+                                        step[best])]
+    within = np.array(step[mine]) / np.array(faster)
     return {
         'model': model_name, 'optimizer': name, 'batch_size': batch,
         'steps': steps, 'reps': reps,
@@ -186,10 +238,10 @@ def bench(model_name, name, batch, steps, reps, rng):
                       for v in variants},
         'clr_over_faster': [float(np.median(within)), float(within.min()),
                             float(within.max())],
-        'step_ratios': {v: ratio(step, 'clr', v) for v in variants
-                        if v != 'clr'},
-        'update_ratios': {v: ratio(update, 'clr', v) for v in variants
-                          if v != 'clr'},
+        'step_ratios': {v: ratio(step, mine, v) for v in variants
+                        if v != mine},
+        'update_ratios': {v: ratio(update, mine, v) for v in variants
+                          if v != mine},
         'elements_per_parameter': {
             v: elements_per_parameter(runs[v][2],
                                       runs[v][0].trainable_weights)
@@ -198,7 +250,30 @@ def bench(model_name, name, batch, steps, reps, rng):
     }
 
 
+def wd_table(results):
+    """The weight-decay comparison (issue 21): ours with weight decay over
+    TF's decoupled decay and over ours without, step and update alone."""
+    lines = ['| model | optimizer | batch | step ms: clr / wd / TF decoupled '
+             '| wd / TF (spread) | wd / clr (spread) | update ms: clr / wd / '
+             'TF | update wd / TF (spread) | update wd / clr (spread) |',
+             '|---|---|---|---|---|---|---|---|---|']
+    for r in results:
+        s, u = r['step_ms'], r['update_ms']
+        sr, ur = r['step_ratios'], r['update_ratios']
+        lines.append(
+            '| %s | %s | %d | %.1f / %.1f / %.1f | %.3f (%.2f-%.2f) | '
+            '%.3f (%.2f-%.2f) | %.1f / %.1f / %.1f | %.2f (%.2f-%.2f) | '
+            '%.2f (%.2f-%.2f) |'
+            % ((r['model'], r['optimizer'], r['batch_size'], s['clr'],
+                s['wd'], s['native']) + tuple(sr['native']) +
+               tuple(sr['clr']) + (u['clr'], u['wd'], u['native']) +
+               tuple(ur['native']) + tuple(ur['clr'])))
+    return '\n'.join(lines)
+
+
 def table(results):
+    if results and 'weight_decay' in results[0]:
+        return wd_table(results)
     lines = ['| model | optimizer | batch | step ms: stock / none / clr / '
              'native | clr / faster of stock, native (spread) | update ms: '
              'stock / clr / native | update: clr / native (spread) | '
@@ -226,14 +301,18 @@ def main(argv=None):
                         choices=sorted(MODELS))
     parser.add_argument('--batch-sizes', type=int, nargs='+',
                         default=[32, 256])
-    parser.add_argument('--optimizers', nargs='+', default=NAMES,
-                        choices=NAMES)
+    parser.add_argument('--optimizers', nargs='+', choices=NAMES,
+                        help='default: all seven (with --weight-decay: '
+                        'SGD Adagrad Adam)')
     parser.add_argument('--steps', type=int, default=20,
                         help='updates per timed run')
     parser.add_argument('--reps', type=int, default=5,
                         help='interleaved rounds per configuration')
-    parser.add_argument('--out', default=os.path.join(HERE, 'results',
-                                                      'real.json'))
+    parser.add_argument('--out', help='default: benchmarks/results/'
+                        'real.json (real_weight_decay.json)')
+    parser.add_argument('--weight-decay', action='store_true',
+                        help='ours with weight decay against TF\'s '
+                        'decoupled decay (SGD, Adagrad, Adam)')
     parser.add_argument('--report', nargs='+', metavar='JSON',
                         help='print the tables of earlier results and stop')
     args = parser.parse_args(argv)
@@ -244,12 +323,23 @@ def main(argv=None):
                 results += json.load(f)['results']
         print(table(results))
         return 0
+    run, out = bench, 'real.json'
+    if args.weight_decay:
+        run, out = bench_weight_decay, 'real_weight_decay.json'
+        args.optimizers = args.optimizers or [n for n in NAMES
+                                              if n in WD_NATIVE]
+        unknown = sorted(set(args.optimizers) - set(WD_NATIVE))
+        if unknown:
+            parser.error('--weight-decay compares %s with TF; not %s'
+                         % (sorted(WD_NATIVE), unknown))
+    args.optimizers = args.optimizers or NAMES
+    args.out = args.out or os.path.join(HERE, 'results', out)
     rng = np.random.RandomState(0)
     results = []
     for model_name in args.models:
         for batch in args.batch_sizes:
             for name in args.optimizers:
-                r = bench(model_name, name, batch, args.steps, args.reps, rng)
+                r = run(model_name, name, batch, args.steps, args.reps, rng)
                 results.append(r)
                 print('%-7s %-8s batch %3d: step ms %s; clr / faster %.3f'
                       % (model_name, name, batch,
