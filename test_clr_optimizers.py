@@ -325,6 +325,32 @@ def test_schedule_is_independent_of_grappler(clr, lr, decay, n_ulps):
             assert exact(got[:, 1], want_m)
 
 
+def test_rounding_to_float32_flushes_as_the_graph_does():
+    """The graph rounds float64 to float32 with one cast, under TensorFlow's
+    flush-to-zero; `NumpyOps.narrow` mirrors it bit for bit (the sign of a
+    flushed zero included) at the edges of float32's normal range, where
+    x86 decides after rounding to 24 bits, and at ordinary values and
+    ties."""
+    from _clr_optimizers.ops import FLUSH, NumpyOps
+    tiny = float(F32.tiny)
+    edges = [FLUSH, tiny * (1 - 2. ** -24), tiny, 2. ** -149, 1e-39]
+    values = [0., 1., 1. + 2. ** -24, 1. + 3 * 2. ** -24, 0.006, 1e30]
+    for x in edges:
+        values += [x, np.nextafter(x, 0.), np.nextafter(x, 1.)]
+    values += [-v for v in values]
+    x_in = tf.placeholder(tf.float64, [])
+    out = GraphOps().narrow(x_in)
+    for sess in grappler_on_and_off():
+        got = np.array([sess.run(out, {x_in: v}) for v in values],
+                       np.float32)
+        want = np.array([NumpyOps.narrow(v) for v in values], np.float32)
+        assert got.view(np.uint32).tolist() == want.view(np.uint32).tolist()
+    flushed = NumpyOps.narrow(np.array([np.nextafter(FLUSH, 0.), FLUSH,
+                                        -np.nextafter(FLUSH, 0.)]))
+    assert flushed.view(np.uint32).tolist() == [
+        0, np.float32(tiny).view(np.uint32), 0x80000000]
+
+
 @pytest.mark.parametrize('fn,scale_mode', [(scale_halving, 'cycle'),
                                            (scale_exp, 'iterations'),
                                            (scale_exp, 'cycle')])

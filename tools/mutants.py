@@ -111,6 +111,8 @@ FIRST = {
     'window-float32': 'test_schedule_is_independent_of_grappler',
     'window-off-by-one': 'test_lr_trace_equals_numpy_reference',
     'window-sign': 'test_lr_trace_equals_numpy_reference',
+    'narrow-flush-threshold':
+        'test_rounding_to_float32_flushes_as_the_graph_does',
     'writes-before-all-gradients':
         'test_every_parameter_write_waits_for_every_gradient',
 }
@@ -230,7 +232,12 @@ MUTANTS = [
            'pairs = [(self.cycle_iterations,'
            ' K.get_value(self.cycle_iterations)), (self.lr_scale, 1.)]'),
     mutant('one-cycle-no-hold', 'one-cycle extrapolates after total_steps',
-           'ops.const(0.)), ops.const(1.))', 'ops.const(-9.)), ops.const(1.))',
+           'rest = ops.minimum(ops.maximum((end - t) * inv, ops.const(0.)),',
+           'rest = ops.minimum(ops.maximum((end - t) * inv, ops.const(-9.)),',
+           path=ONE_CYCLE),
+    mutant('one-cycle-wrong-phase', "every one-cycle phase takes the last "
+           "one's numbers", 'value = ops.where(inside[i], values[i], value)',
+           'value = ops.where(inside[i], values[-1], value)',
            path=ONE_CYCLE),
     mutant('one-cycle-phase-end', "one-cycle's warm-up ends a step late",
            'return (pct * total - 1, total - 1.)',
@@ -260,14 +267,19 @@ MUTANTS = [
            'value = a * ops.pow(b / a, p)', 'value = a * rest + b * p',
            path=PHASES),
     mutant('phases-poly-power-ignored', "a 'poly' phase ignores its power",
-           'power = ops.const(phase.power)', 'power = ops.const(1.)',
+           'power = ops.const(power)', 'power = ops.const(1.)',
            path=PHASES),
     mutant('phases-1-sqrt-wrong', "'1-sqrt' as 1 - p over the root's weight",
            'value = a * rest / (one + root) + b * root',
            'value = a * rest + b * root', path=PHASES),
     mutant('phases-end-inclusive', 'a phase also takes the update after it',
-           'lr = ops.where(t < ops.const(end), value, lr)',
-           'lr = ops.where(t <= ops.const(end), value, lr)', path=PHASES),
+           'before = [t < ops.const(end) for end in ends]',
+           'before = [t <= ops.const(end) for end in ends]', path=PHASES),
+    mutant('phases-shared-wrong-phase', 'phases of one shape all take the '
+           "last one's numbers",
+           'value = ops.where(before[members[j]], numbers[j], value)',
+           'value = ops.where(before[members[j]], numbers[-1], value)',
+           path=PHASES),
     mutant('phases-then-not-shifted', 'the policy after the phases counts '
            'from update 0, not from their end',
            'ops.maximum(c - np.float32(last.start + last.steps),',
@@ -289,6 +301,10 @@ MUTANTS = [
     mutant('scale-not-saved', 'get_config reports lr_scale 1',
            "config['lr_scale'] = float(K.get_value(self.lr_scale))",
            "config['lr_scale'] = 1."),
+    mutant('narrow-flush-threshold', "the mirror flushes below float32's "
+           'smallest normal, where x86 rounds up to it first',
+           'FLUSH = float(FLOAT32.tiny) * (1. - 2. ** -25)',
+           'FLUSH = float(FLOAT32.tiny)', path=OPS),
     mutant('writes-before-all-gradients', 'only reference variables make '
            'the updates wait for every gradient (the copy-on-write pass and '
            'the decay race of #21 and #23)',

@@ -74,32 +74,35 @@ lr / final_div_factor, where it holds.
                        state['max_lr'])
 
     def schedule(self, ops, c, base, spec, state):
-        """(lr, momentum) in float64 at step c. Each phase interpolates from
-        its start to its end; after total_steps - 1 the last phase's end
-        holds."""
+        """(lr, momentum) in float64 at step c. The phase that c falls in
+        (the first whose last step is >= c, else the last) gives its
+        constants, selected by c, to one interpolation from its start to
+        its end; after total_steps - 1 the last phase's end holds."""
         t = ops.wide(c)
-        # x * (1 / c), never x / c: TensorFlow's constant folding rewrites
-        # the latter into the former, which numpy would not.
-        phases = _phases(ops, base, ops.wide(state['max_lr']), spec)
         ends = phase_ends(spec.pct_start, spec.total_steps, spec.three_phase)
-        lr = momentum = None
-        for i in reversed(range(len(phases))):
-            start = 0. if i == 0 else ends[i - 1]
-            # the part of the phase still to go: 1 at its start, 0 at its end
-            rest = ops.minimum(ops.maximum((ops.const(ends[i]) - t) *
-                                           ops.const(1. / (ends[i] - start)),
-                                           ops.const(0.)), ops.const(1.))
-            lr_a, lr_b, m_a, m_b = phases[i]
-            lr_i = anneal(ops, lr_a, lr_b, rest, spec.anneal_strategy)
-            m_i = None if m_a is None else anneal(ops, m_a, m_b, rest,
-                                                  spec.anneal_strategy)
-            if lr is None:
-                lr, momentum = lr_i, m_i
-            else:
-                inside = t <= ops.const(ends[i])
-                lr = ops.where(inside, lr_i, lr)
-                if m_i is not None:
-                    momentum = ops.where(inside, m_i, momentum)
+        starts = (0.,) + ends[:-1]
+        inside = [t <= ops.const(end) for end in ends[:-1]]
+
+        def pick(values):
+            """values[i] of the phase that step c falls in."""
+            value = values[-1]
+            for i in reversed(range(len(inside))):
+                value = ops.where(inside[i], values[i], value)
+            return value
+        # the part of the phase still to go: 1 at its start, 0 at its end
+        # (x * (1 / n), never x / n: TensorFlow's constant folding rewrites
+        # the latter into the former, which numpy would not)
+        end = pick([ops.const(e) for e in ends])
+        inv = pick([ops.const(1. / (e - s)) for s, e in zip(starts, ends)])
+        rest = ops.minimum(ops.maximum((end - t) * inv, ops.const(0.)),
+                           ops.const(1.))
+        lr_a, lr_b, m_a, m_b = zip(*_phases(ops, base,
+                                            ops.wide(state['max_lr']), spec))
+        lr = anneal(ops, pick(lr_a), pick(lr_b), rest, spec.anneal_strategy)
+        momentum = None
+        if spec.base_momentum is not None:
+            momentum = anneal(ops, pick(m_a), pick(m_b), rest,
+                              spec.anneal_strategy)
         return lr, momentum
 
     def length(self, spec):

@@ -120,15 +120,14 @@ a warm-up before a cycle or restarts.
     def schedule(self, ops, c, base, spec, state):
         """(lr, momentum) in float64: each phase's value from its start a
         to its end b, written as a * w_a + b * w_b with both weights >= 0
-        (no cancellation at either end), selected by the step."""
+        (no cancellation at either end), selected by the step. Phases of
+        the same shape share one evaluation: the step selects the phase's
+        numbers first (`_shared_values`)."""
         t = ops.wide(c)
-        a, values = base, []
-        for phase in spec.phases:
-            b = ops.const(phase.to)
-            values.append((phase.start + phase.steps,
-                           _value(ops, phase, a, b, t)))
-            a = b
-        lr = a
+        ends = [phase.start + phase.steps for phase in spec.phases]
+        before = [t < ops.const(end) for end in ends]
+        values = _shared_values(ops, spec.phases, base, t, before)
+        lr = ops.const(spec.phases[-1].to)
         momentum = None
         if spec.then is not None:   # as the policy alone from lr = float32(a)
             last = spec.phases[-1]
@@ -136,8 +135,8 @@ a warm-up before a cycle or restarts.
                                 np.float32(0.))
             lr, momentum = _policy(spec.then).schedule(
                 ops, since, ops.const(f32(last.to)), spec.then, state)
-        for end, value in reversed(values):
-            lr = ops.where(t < ops.const(end), value, lr)
+        for i in reversed(range(len(values))):
+            lr = ops.where(before[i], values[i], lr)
         return lr, momentum
 
     def length(self, spec):
@@ -228,27 +227,53 @@ def _power(where, entry, shape):
                   lambda v: v > 0)
 
 
-def _value(ops, phase, a, b, t):
-    """The phase's value at step t, from a to b, held between them."""
-    if phase.shape == 'step':
-        return a
+def _shared_values(ops, phases, base, t, before):
+    """Each phase's value at step t (valid while t is inside it). Phases of
+    one shape (and power) are one evaluation, of the numbers of the phase
+    that t falls in among them: the first whose end is after t (`before`),
+    else their last. The same arithmetic on the same numbers, so the same
+    bits as one evaluation per phase, in fewer ops."""
+    groups = collections.OrderedDict()
+    for i, phase in enumerate(phases):
+        groups.setdefault((phase.shape, phase.power), []).append(i)
+    values = [None] * len(phases)
+    for (shape, power), members in groups.items():
+        def pick(numbers):
+            value = numbers[-1]
+            for j in reversed(range(len(members) - 1)):
+                value = ops.where(before[members[j]], numbers[j], value)
+            return value
+        a = pick([base if i == 0 else ops.const(phases[i - 1].to)
+                  for i in members])
+        b = pick([ops.const(phases[i].to) for i in members])
+        value = a if shape == 'step' else _value(
+            ops, shape, power, a, b, t,
+            pick([ops.const(phases[i].start) for i in members]),
+            pick([ops.const(phases[i].start + phases[i].steps)
+                  for i in members]),
+            pick([ops.const(1. / phases[i].steps) for i in members]))
+        for i in members:
+            values[i] = value
+    return values
+
+
+def _value(ops, shape, power, a, b, t, start, end, inv):
+    """A phase's value at step t, from a to b, held between them: the phase
+    runs from update `start` to `end`, and inv is 1 / (end - start)."""
     # the part done, p, and the part to go, 1 - p, each from the step
     # (x * (1 / n), never x / n: TensorFlow's constant folding rewrites
     # the latter into the former, which numpy would not)
-    inv = ops.const(1. / phase.steps)
     zero, one = ops.const(0.), ops.const(1.)
-    p = ops.minimum(ops.maximum((t - ops.const(phase.start)) * inv, zero),
-                    one)
-    rest = ops.minimum(ops.maximum(
-        (ops.const(phase.start + phase.steps) - t) * inv, zero), one)
-    if phase.shape == 'cos':
+    p = ops.minimum(ops.maximum((t - start) * inv, zero), one)
+    rest = ops.minimum(ops.maximum((end - t) * inv, zero), one)
+    if shape == 'cos':
         return anneal(ops, a, b, rest, 'cos')
-    if phase.shape == 'linear':
+    if shape == 'linear':
         value = a * rest + b * p
-    elif phase.shape == 'exp':
+    elif shape == 'exp':
         value = a * ops.pow(b / a, p)
-    elif phase.shape == 'poly':     # 1 - rest**power as -expm1(...)
-        power = ops.const(phase.power)
+    elif shape == 'poly':           # 1 - rest**power as -expm1(...)
+        power = ops.const(power)
         value = a * ops.pow(rest, power) - b * ops.expm1(
             power * ops.log1p(-p))
     else:                           # '1-sqrt': 1 - sqrt(p) = rest / (1 + sqrt(p))
