@@ -341,28 +341,32 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         hypers[1.] = h
         slots = self._slots(params, *self._slot_names(),
                             extra=self._extra_weights())
+        readers = _snapshot_readers(params, grads)
         updates = []
         for i, (p, g) in enumerate(zip(params, grads)):
             decays, factor = plan[i]
             updates += self._update_parameter(
-                hypers[factor], p, g, [group[i] for group in slots], decays)
+                hypers[factor], p, g, [group[i] for group in slots], decays,
+                readers[i])
         return self._end_update(step, updates, self._state_updates(h))
 
-    def _update_parameter(self, h, p, g, slots, decays=False):
+    def _update_parameter(self, h, p, g, slots, decays=False, readers=()):
         """One parameter's update, the one place that writes parameters and
         slots: decoupled weight decay first, p - lr * weight_decay * p with
         this update's lr (times the parameter's multiplier), then the fused
         kernel where one applies (a dense gradient, resource variables, no
-        constraint), else the rule op by op."""
+        constraint), else the rule op by op. The fused writes, in place,
+        wait for `readers` (see `_snapshot_readers`)."""
         shrink = h.lr * self._per_parameter.weight_decay if decays else None
         if self._fuses() and _fusable(self.fused, p, g, *slots):
-            if shrink is None:
-                return [self._kernel(h, p, g, *slots)]
-            # in place, after every gradient (shrink is this update's lr,
-            # which waits for them: see `_begin_update`)
-            decayed = p.assign_sub(shrink * p)
-            with tf.control_dependencies([decayed]):
-                return [self._kernel(h, p, g, *slots)]
+            decayed = []
+            if shrink is not None:
+                # after the forward pass's read of p (the gradient needs it)
+                with tf.control_dependencies([g] + list(readers)):
+                    decayed = [p.assign_sub(shrink * p)]
+            with tf.control_dependencies(decayed):
+                return [_writing_after(p, readers,
+                                       lambda: self._kernel(h, p, g, *slots))]
         variable = p
         if shrink is not None:          # the rule starts from the decayed p
             p = p - shrink * p
@@ -410,18 +414,17 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         (and momentum): a `_Step` for `_end_update`.
 
         The schedule runs from the counter reads alone, in parallel with the
-        forward and backward pass; its result (and so every parameter's
-        update) waits for every gradient. A reference variable's reads alias
-        its buffer, so no parameter may be written while a gradient may
-        still read it. A resource variable's reads are snapshots that share
-        the buffer until it is written: an update in place while a gradient
-        op still holds the forward pass's snapshot (dX = dY W^T of the same
-        layer runs after dW) first copies the whole parameter. On the 5.3 M
-        MLP at batch 32 that copy made SGD's fused kernels take 13.2 ms per
-        step instead of 4.0 ms (FULL_TRACE, benchmarks/profile_step.py);
-        TensorFlow's optimizers avoid it by gating each op's gradients.
+        forward and backward pass. Reads of resource variables are
+        snapshots; where a parameter is a reference variable (whose reads
+        alias its buffer), the learning rate also waits for every gradient,
+        so that no parameter is written while a gradient may still read it.
+        (Resource parameters' fused updates wait for their own readers:
+        `_snapshot_readers`.)
         """
-        deps = [g.op if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        deps = []
+        if not all(_is_resource(p) for p in params):
+            deps = [g.op if isinstance(g, tf.IndexedSlices) else g
+                    for g in grads]
         guard = self._guard.assertion(type(self).__name__, self.iterations)
         if guard is not None:
             deps.append(guard)
@@ -703,6 +706,53 @@ def _read(variable):
     """One read of a variable, shared by every parameter's update (keras
     2.3.1 reads its hyperparameter variables again for each parameter)."""
     return tf.convert_to_tensor(variable)
+
+
+def _snapshot_readers(params, grads):
+    """For each resource parameter, the ops of this step's forward and
+    backward pass that read its snapshot (the outputs of its
+    ReadVariableOps), which its update waits for.
+
+    A fused kernel (and the weight decay) writes the parameter in place.
+    While a gradient op still holds the forward pass's snapshot (dX = dY W^T
+    of the same layer can run after dW), the buffer is shared and the write
+    first copies the whole parameter: on the 5.3 M MLP at batch 32, SGD's
+    kernels took 13.2 ms per step with the copy and 4.0 ms without
+    (FULL_TRACE, benchmarks/profile_step.py). Waiting for these readers,
+    rather than for every gradient, lets a layer's update overlap the rest
+    of the backward pass.
+    """
+    needed, todo = set(), [g.op for g in grads]   # the step's own ops
+    while todo:
+        op = todo.pop()
+        if op not in needed:
+            needed.add(op)
+            todo += [t.op for t in op.inputs] + list(op.control_inputs)
+    readers = []
+    for p in params:
+        ops = []
+        if _is_resource(p):
+            for read in p.handle.consumers():
+                if read.type == 'ReadVariableOp':
+                    ops += [c for c in read.outputs[0].consumers()
+                            if c in needed]
+        readers.append(ops)
+    return readers
+
+
+def _writing_after(param, readers, build):
+    """Builds the fused update (`build()`) and makes its ops on `param`
+    wait for `readers`. Only those ops: the ops computing their inputs keep
+    no extra control input, so that grappler rewrites them as in stock
+    Keras (control dependencies around a whole rule changed op-by-op
+    results by an ulp)."""
+    before = set(param.handle.consumers())
+    update = build()
+    if readers:
+        for op in param.handle.consumers():
+            if op not in before:
+                op._add_control_inputs(readers)   # TF 1.15 has no public way
+    return update
 
 
 def _is_resource(variable):

@@ -34,7 +34,7 @@ import keras.optimizers as stock
 import tensorflow as tf
 from keras import backend as K
 from keras.layers import Dense, Input
-from keras.models import Model, load_model
+from keras.models import Model, Sequential, load_model
 
 import clr_optimizers
 from _clr_optimizers import schedule as clr_schedules
@@ -1860,33 +1860,48 @@ def _ancestors(op):
     (Adam, {}), (Adamax, {}), (Nadam, {})],
     ids=['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam'])
 @pytest.mark.parametrize('clr', [None, SEED_CLR], ids=['clr-None', 'clr'])
-def test_every_parameter_write_waits_for_every_gradient(cls, kwargs, fused,
-                                                        clr):
-    """No parameter is written (decay, kernel or assign) before every
-    gradient is computed: the backward pass still reads the forward pass's
-    snapshot of each weight, which an update in place would first have to
-    copy (a whole pass; see `_begin_update`), and weight decay applied
-    before the forward pass's read would be seen by it. Checked in the
-    graph, so it cannot pass by a lucky schedule."""
+def test_parameter_writes_wait_for_their_gradient_and_readers(cls, kwargs,
+                                                              fused, clr):
+    """Every op that writes a parameter (decay, kernel or assign) waits for
+    the parameter's gradient: weight decay applied before the forward
+    pass's read would be seen by it. The fused writes, in place, also wait
+    for every op of the forward and backward pass that reads the
+    parameter's value: while the backward pass still holds the forward
+    pass's snapshot, a write in place first copies the whole parameter (see
+    `_snapshot_readers`; op by op, an assign replaces the buffer). Checked
+    in the graph, so it cannot pass by a lucky schedule."""
     K.clear_session()
-    model = make_model()
+    model = Sequential([Dense(5, activation='relu', input_shape=(4,)),
+                        Dense(3, activation='relu'), Dense(1)])
     opt = cls(lr=0.01, clr=clr, fused=fused, weight_decay=0.1, **kwargs)
     grads = []
     get_gradients = opt.get_gradients
     opt.get_gradients = lambda loss, params: grads.extend(
         get_gradients(loss, params)) or grads
-    model.compile(optimizer=opt, loss='binary_crossentropy')
+    model.compile(optimizer=opt, loss='mse')
     model._make_train_function()
-    handles = set(p.handle.op for p in model.trainable_weights)
-    writes = [op for op in K.get_session().graph.get_operations()
-              if op.type.startswith('ResourceApply') or op.type in (
-                  'AssignSubVariableOp', 'AssignVariableOp')
-              if op.inputs and op.inputs[0].op in handles and
-              op.name.startswith('training/')]    # not the initializers
-    assert len(writes) >= len(handles) == len(grads) == 4
-    for op in writes:
-        missing = [g.name for g in grads if g.op not in _ancestors(op)]
-        assert missing == [], (op.name, missing)
+    scope = 'training/%s/' % type(opt).__name__
+    writes = {}
+    for op in K.get_session().graph.get_operations():
+        if (op.name.startswith(scope) and op.inputs and
+                (op.type.startswith('ResourceApply') or op.type in (
+                    'AssignSubVariableOp', 'AssignVariableOp'))):
+            writes.setdefault(op.inputs[0].op, []).append(op)
+    step = set().union(*[_ancestors(g.op) for g in grads])   # what runs
+    readers_of_hidden = 0
+    for p, g in zip(model.trainable_weights, grads):
+        # the model's reads, and the gradient ops using them (not ours)
+        readers = [c for read in p.handle.consumers()
+                   if read.type == 'ReadVariableOp'
+                   for c in read.outputs[0].consumers() if c in step]
+        readers_of_hidden += sum('/gradients/' in c.name for c in readers)
+        assert writes[p.handle.op]
+        for op in writes[p.handle.op]:
+            before = _ancestors(op)
+            waits = [g.op] + (readers if fused else [])
+            missing = [c.name for c in waits if c not in before]
+            assert missing == [], (op.name, missing)
+    assert readers_of_hidden >= 2    # dX = dY W^T of the two upper layers
 
 
 def test_fused_must_be_a_bool_and_is_kept_in_config():

@@ -113,8 +113,10 @@ FIRST = {
     'window-sign': 'test_lr_trace_equals_numpy_reference',
     'narrow-flush-threshold':
         'test_rounding_to_float32_flushes_as_the_graph_does',
-    'writes-before-all-gradients':
-        'test_every_parameter_write_waits_for_every_gradient',
+    'writes-before-snapshot-readers':
+        'test_parameter_writes_wait_for_their_gradient_and_readers',
+    'wd-fused-before-gradient':
+        'test_parameter_writes_wait_for_their_gradient_and_readers',
 }
 PREFIX_FIRST = (
     (('sgd-', 'rmsprop-', 'adagrad-', 'adadelta-', 'adam-', 'adamax-',
@@ -305,21 +307,21 @@ MUTANTS = [
            'smallest normal, where x86 rounds up to it first',
            'FLUSH = float(FLOAT32.tiny) * (1. - 2. ** -25)',
            'FLUSH = float(FLOAT32.tiny)', path=OPS),
-    mutant('writes-before-all-gradients', 'only reference variables make '
-           'the updates wait for every gradient (the copy-on-write pass and '
-           'the decay race of #21 and #23)',
-           'deps = [g.op if isinstance(g, tf.IndexedSlices) else g for g in '
-           'grads]',
-           'deps = [] if all(_is_resource(p) for p in params) else [\n'
-           '            g.op if isinstance(g, tf.IndexedSlices) else g\n'
-           '            for g in grads]'),
+    mutant('writes-before-snapshot-readers', "a parameter's update does "
+           "not wait for the ops reading its value (copy-on-write pass, #23)",
+           'readers = _snapshot_readers(params, grads)',
+           'readers = [[] for _ in params]'),
+    mutant('wd-fused-before-gradient', 'the fused weight decay does not wait '
+           'for the gradient (so it can precede the forward read, #21)',
+           'with tf.control_dependencies([g] + list(readers)):',
+           'with tf.control_dependencies(list(readers)):'),
     # Decoupled weight decay and LR multipliers.
     mutant('wd-not-scaled-by-lr', 'the decay ignores the learning rate '
            "(as TF contrib's AdamW)",
            'shrink = h.lr * self._per_parameter.weight_decay if decays else',
            'shrink = self._per_parameter.weight_decay if decays else'),
     mutant('wd-fused-missing', 'the fused path does not decay',
-           'decayed = p.assign_sub(shrink * p)', 'decayed = tf.no_op()'),
+           'decayed = [p.assign_sub(shrink * p)]', 'decayed = []'),
     mutant('wd-op-missing', 'the rule op by op does not decay',
            '            p = p - shrink * p\n', '            pass\n'),
     mutant('wd-after-update', 'the rule op by op decays after the step',
