@@ -14,12 +14,20 @@ rounds gives steps per second. A ratio is the median over rounds of the
 step-time ratio of two variants within the same round, so that drift in the
 machine's speed cancels (b/a <= 1.00 means CLR costs nothing; c/b is what
 the callback costs).
+
+With --policies (issue 23), the variants are instead stock and ours with
+clr=None and with each schedule of step_ops.CASES (every policy); each
+round times a `fit` and then the same batches through the training
+function alone (the session runs, without Keras's loop), and the ratios are
+each over stock, with their interquartile range over the rounds.
 Also reports graph op counts of the training function and optimizer weight
 counts against stock. Writes JSON (default benchmarks/results/bench.json)
 and prints a Markdown table.
 
     python benchmarks/bench_clr.py                 # the full run (tox -e bench)
     python benchmarks/bench_clr.py --steps 3 --reps 1 --batch-sizes 4
+    python benchmarks/bench_clr.py --policies --optimizers SGD Adam \
+        --batch-sizes 32                      # docs/speed.md, every policy
 """
 from __future__ import print_function
 
@@ -35,6 +43,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 warnings.filterwarnings('ignore')
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
 
 import keras  # noqa: E402
 import keras.optimizers as stock  # noqa: E402
@@ -44,6 +53,7 @@ from keras import backend as K  # noqa: E402
 
 import clr_optimizers as co  # noqa: E402
 from clr_testing import make_model  # noqa: E402
+from step_ops import CASES, optimizer as step_optimizer  # noqa: E402
 
 NAMES = ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam']
 LR, CLR = 0.01, {'max_lr': 0.06, 'step_size': 2000}
@@ -83,6 +93,78 @@ def build(name, variant):
                  'cb': [CallbackCLR(LR, CLR['max_lr'], CLR['step_size'])],
                  'log': [co.LRLogger()]}[variant]
     return model, callbacks, ops
+
+
+def bench_policies(name, batch, steps, reps, rng):
+    """Stock against ours with clr=None and with every policy, all
+    interleaved: each one's step time over stock's, median and spread, for
+    whole `fit` steps and for the training function's session runs alone
+    (the same batches, without Keras's loop around them)."""
+    x = rng.rand(steps * batch, 15)          # float64, as in the seed notebook
+    y = rng.randint(0, 2, size=steps * batch)
+    batches = [[x[i:i + batch].astype('float32'),
+                y[i:i + batch, None].astype('float32'),
+                np.ones(batch, 'float32')]
+               for i in range(0, steps * batch, batch)]
+    K.clear_session()
+    models = {}
+    for case, clr in CASES:
+        model = make_model(seed=None)
+        model.compile(optimizer=step_optimizer(name, clr),
+                      loss='binary_crossentropy', metrics=['accuracy'])
+        model.fit(x, y, batch_size=batch, epochs=1, verbose=0)   # warm-up
+        models[case] = model
+    variants = [case for case, _ in CASES]
+    fit = {v: [] for v in variants}
+    run = {v: [] for v in variants}
+    for order in interleaved(variants, reps):
+        for v in order:
+            model = models[v]
+            start = time.perf_counter()
+            model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+            fit[v].append((time.perf_counter() - start) / steps)
+            train = model.train_function
+            start = time.perf_counter()
+            for inputs in batches:
+                train(inputs)
+            run[v].append((time.perf_counter() - start) / steps)
+
+    def over_stock(seconds):
+        out = {}
+        for v in variants[1:]:
+            r = np.array(seconds[v]) / np.array(seconds['stock'])
+            out[v] = [float(np.median(r)), float(np.percentile(r, 25)),
+                      float(np.percentile(r, 75)), float(r.min()),
+                      float(r.max())]
+        return out
+    return {'optimizer': name, 'batch_size': batch, 'steps': steps,
+            'reps': reps,
+            'fit_ms': {v: 1e3 * float(np.median(fit[v])) for v in variants},
+            'run_ms': {v: 1e3 * float(np.median(run[v])) for v in variants},
+            'fit_over_stock': over_stock(fit),
+            'run_over_stock': over_stock(run),
+            'fit_seconds': fit, 'run_seconds': run}
+
+
+def policy_table(results):
+    """Each schedule's step time over stock's: median (interquartile
+    range), whole fit steps and session runs alone."""
+    head = []
+    for r in results:
+        head += ['%s batch %d: %s' % (r['optimizer'], r['batch_size'], what)
+                 for what in ('fit', 'run alone')]
+    lines = ['| variant | ' + ' | '.join(head) + ' |',
+             '|---|' + '---|' * len(head)]
+    lines.append('| stock, ms per step | ' + ' | '.join(
+        '%.3f | %.3f' % (r['fit_ms']['stock'], r['run_ms']['stock'])
+        for r in results) + ' |')
+    for case, _ in CASES[1:]:
+        cells = []
+        for r in results:
+            for key in ('fit_over_stock', 'run_over_stock'):
+                cells.append('%.3f (%.2f-%.2f)' % tuple(r[key][case][:3]))
+        lines.append('| %s | %s |' % (case, ' | '.join(cells)))
+    return '\n'.join(lines)
 
 
 def weight_counts(model):
@@ -181,8 +263,27 @@ def main(argv=None):
                         choices=NAMES)
     parser.add_argument('--out', default=os.path.join(HERE, 'results',
                                                       'bench.json'))
+    parser.add_argument('--policies', action='store_true',
+                        help='stock against ours with every policy')
     args = parser.parse_args(argv)
     rng = np.random.RandomState(0)
+    if args.policies:
+        if args.out == parser.get_default('out'):
+            args.out = os.path.join(HERE, 'results', 'bench_policies.json')
+        results = []
+        for batch in args.batch_sizes:
+            for name in args.optimizers:
+                results.append(bench_policies(name, batch, args.steps,
+                                              args.reps, rng))
+                print('%-8s batch %4d, run alone: %s' % (
+                    name, batch, ', '.join(
+                        '%s %.3f' % (v, r[0]) for v, r in
+                        results[-1]['run_over_stock'].items())), flush=True)
+        write_report(args, results)
+        print()
+        print(policy_table(results))
+        print('\nwrote', args.out)
+        return 0
     results = []
     for batch in args.batch_sizes:
         for name in args.optimizers:
