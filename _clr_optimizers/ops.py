@@ -144,6 +144,16 @@ def between(ops, start, end, h):
                 end)
 
 
+def first_of(ops, conditions, values):
+    """values[i] for the first i whose condition holds, else values[-1]
+    (there is one condition fewer than values): a phase's numbers, chosen
+    by the step."""
+    value = values[-1]
+    for condition, chosen in reversed(list(zip(conditions, values))):
+        value = ops.where(condition, chosen, value)
+    return value
+
+
 def held(ops, value, start, end):
     """`value` held between start and end, which rounding can step past."""
     return ops.minimum(ops.maximum(value, ops.minimum(start, end)),

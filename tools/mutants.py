@@ -237,9 +237,9 @@ MUTANTS = [
            'rest = ops.minimum(ops.maximum((end - t) * inv, ops.const(0.)),',
            'rest = ops.minimum(ops.maximum((end - t) * inv, ops.const(-9.)),',
            path=ONE_CYCLE),
-    mutant('one-cycle-wrong-phase', "every one-cycle phase takes the last "
-           "one's numbers", 'value = ops.where(inside[i], values[i], value)',
-           'value = ops.where(inside[i], values[-1], value)',
+    mutant('one-cycle-wrong-phase', "one-cycle picks a phase by the next "
+           "phase's end", 'inside = [t <= ops.const(end) for end in ends[:-1]]',
+           'inside = [t <= ops.const(end) for end in ends[1:]]',
            path=ONE_CYCLE),
     mutant('one-cycle-phase-end', "one-cycle's warm-up ends a step late",
            'return (pct * total - 1, total - 1.)',
@@ -277,11 +277,14 @@ MUTANTS = [
     mutant('phases-end-inclusive', 'a phase also takes the update after it',
            'before = [t < ops.const(end) for end in ends]',
            'before = [t <= ops.const(end) for end in ends]', path=PHASES),
-    mutant('phases-shared-wrong-phase', 'phases of one shape all take the '
-           "last one's numbers",
-           'value = ops.where(before[members[j]], numbers[j], value)',
-           'value = ops.where(before[members[j]], numbers[-1], value)',
+    mutant('phases-shared-wrong-phase', 'phases of one shape are picked by '
+           "the next one's end",
+           'first_of(ops, [before[i] for i in members[:-1]], numbers)',
+           'first_of(ops, [before[i] for i in members[1:]], numbers)',
            path=PHASES),
+    mutant('phases-select-last', "the selection of a phase's numbers always "
+           'takes the last phase', 'value = ops.where(condition, chosen, value)',
+           'value = ops.where(condition, values[-1], value)', path=OPS),
     mutant('phases-then-not-shifted', 'the policy after the phases counts '
            'from update 0, not from their end',
            'ops.maximum(c - np.float32(last.start + last.steps),',

@@ -10,7 +10,7 @@ import collections
 import numpy as np
 
 from ..checks import choice, flag, number, whole_steps
-from ..ops import anneal, f32
+from ..ops import anneal, f32, first_of
 from .base import MOMENTUM_DOC, Policy, max_lr, restore
 
 OneCycleSpec = collections.namedtuple('OneCycleSpec', (
@@ -85,10 +85,7 @@ lr / final_div_factor, where it holds.
 
         def pick(values):
             """values[i] of the phase that step c falls in."""
-            value = values[-1]
-            for i in reversed(range(len(inside))):
-                value = ops.where(inside[i], values[i], value)
-            return value
+            return first_of(ops, inside, values)
         # the part of the phase still to go: 1 at its start, 0 at its end
         # (x * (1 / n), never x / n: TensorFlow's constant folding rewrites
         # the latter into the former, which numpy would not)

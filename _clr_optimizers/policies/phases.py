@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..checks import FLOAT32, did_you_mean, number, whole_steps
-from ..ops import anneal, f32, held
+from ..ops import anneal, f32, first_of, held
 from .base import Policy
 
 PhasesSpec = collections.namedtuple('PhasesSpec', (
@@ -129,7 +129,7 @@ a warm-up before a cycle or restarts.
         values = _shared_values(ops, spec.phases, base, t, before)
         lr = ops.const(spec.phases[-1].to)
         momentum = None
-        if spec.then is not None:   # as the policy alone from lr = float32(a)
+        if spec.then is not None:   # as the policy alone from the last 'to'
             last = spec.phases[-1]
             since = ops.maximum(c - np.float32(last.start + last.steps),
                                 np.float32(0.))
@@ -239,10 +239,7 @@ def _shared_values(ops, phases, base, t, before):
     values = [None] * len(phases)
     for (shape, power), members in groups.items():
         def pick(numbers):
-            value = numbers[-1]
-            for j in reversed(range(len(members) - 1)):
-                value = ops.where(before[members[j]], numbers[j], value)
-            return value
+            return first_of(ops, [before[i] for i in members[:-1]], numbers)
         a = pick([base if i == 0 else ops.const(phases[i - 1].to)
                   for i in members])
         b = pick([ops.const(phases[i].to) for i in members])
