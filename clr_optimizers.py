@@ -3,7 +3,10 @@
 The seven standard Keras optimizers (SGD, RMSprop, Adagrad, Adadelta, Adam,
 Adamax, Nadam), each taking the arguments of its `keras.optimizers` namesake
 plus `clr`, a dict that turns on a learning-rate schedule: Smith's
-cyclical learning rate, one-cycle, or cosine annealing with warm restarts.
+cyclical learning rate (`cyclic`), one-cycle (`one_cycle`), cosine
+annealing with warm restarts (`cosine_restarts`), or a list of phases
+(`phases`: warm-up, cosine or linear decay, warmup-stable-decay, step
+decay, and a warm-up before any of the others).
 The schedule is evaluated inside the training graph at every update: no
 callback, no extra session run, deterministic, and saved with the model.
 
@@ -54,6 +57,7 @@ from keras.utils.generic_utils import get_custom_objects
 from _clr_optimizers.callbacks import AtomicModelCheckpoint, LRLogger
 from _clr_optimizers.checks import STATE_KEYS, number, validate_state
 from _clr_optimizers.docs import document, fill, policies_text
+from _clr_optimizers.lr_view import ScheduledRate
 from _clr_optimizers.ops import GraphOps
 from _clr_optimizers.per_parameter import PerParameter
 from _clr_optimizers.plots import plot_schedule
@@ -120,59 +124,6 @@ class _LoadGuard(object):
         """Pairs for `K.batch_set_value` that record the state as loaded."""
         self.expected = False
         return [] if self.flag is None else [(self.flag, True)]
-
-
-class _ScheduledRate(object):
-    """`optimizer.lr` of an optimizer with a schedule, for Keras's LR
-    callbacks: `K.get_value` evaluates it (`eval`), `K.set_value` runs the
-    op of its `assign`.
-
-    Reading gives the LR that the last update used, or before any update
-    the one the first will use. Writing a value v multiplies `lr_scale`,
-    and so every later LR, by v / (the value read at that moment): writing
-    back what was read changes nothing, also 0. A schedule at 0 cannot be
-    scaled to another value: that write fails, naming the values.
-    """
-    dtype = tf.float32          # what K.set_value casts the value to
-
-    def __init__(self, optimizer):
-        self._optimizer = optimizer
-        self._read = None
-
-    def _value(self):
-        """The graph's tensor of the value read, built once."""
-        if self._read is None:
-            opt = self._optimizer
-            with opt.iterations.graph.as_default(), \
-                    K.name_scope('lr_read'):
-                first, _ = opt._schedule(
-                    GraphOps(), K.cast(opt.iterations, 'float32'),
-                    K.cast(opt.cycle_iterations, 'float32'))
-                self._read = tf.compat.v2.where(
-                    opt.iterations > 0, tf.convert_to_tensor(opt.current_lr),
-                    first)
-        return self._read
-
-    def eval(self, session=None):
-        return (session or K.get_session()).run(self._value())
-
-    def assign(self, value):
-        """The op that sets the value: lr_scale *= value / old."""
-        opt, old = self._optimizer, self._value()
-        with opt.iterations.graph.as_default(), K.name_scope('lr_write'):
-            same = tf.equal(value, old)
-            check = tf.debugging.Assert(tf.logical_and(
-                tf.logical_or(same, old > 0),
-                tf.logical_and(value >= 0, tf.math.is_finite(value))), [
-                    '%s: cannot set the scheduled learning rate to' %
-                    type(opt).__name__, value, 'from', old, '(the value '
-                    'must be finite and >= 0, and a schedule at 0 cannot '
-                    'be scaled)'])
-            scale = tf.convert_to_tensor(opt.lr_scale)
-            with tf.control_dependencies([check]):
-                return opt.lr_scale.assign(tf.compat.v2.where(
-                    same, scale, scale * (tf.cast(value, tf.float64) /
-                                          tf.cast(old, tf.float64))))
 
 
 class _CLROptimizer(keras_optimizers.Optimizer):
@@ -242,9 +193,11 @@ class _CLROptimizer(keras_optimizers.Optimizer):
             raise ValueError('cycle_iterations=%r is state of a cyclical '
                              'learning rate, but clr is None.'
                              % (state['cycle_iterations'],))
-        if 'lr_scale' in state and spec is None:
-            raise ValueError('lr_scale=%r is a factor on a schedule, but clr '
-                             'is None.' % (state['lr_scale'],))
+        for key in ('lr_scale', 'lr_written', 'lr_scale_before'):
+            if key in state and spec is None:
+                raise ValueError('%s=%r is state of the factor on a schedule '
+                                 '(see `lr`), but clr is None.'
+                                 % (key, state[key]))
         if 'current_momentum' in state and not cycles:
             raise ValueError('current_momentum=%r is state of a cyclical '
                              'momentum, but clr has no base_momentum and '
@@ -288,7 +241,12 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         # config, not a weight, so 0.3.0's files load unchanged
         self.lr_scale = K.variable(state.get('lr_scale', 1.), dtype='float64',
                                    name='lr_scale')
-        self._lr_view = _ScheduledRate(self)
+        pending = None
+        if 'lr_written' in state:
+            pending = (state['lr_written'], state['lr_scale_before'])
+        self._lr_view = ScheduledRate(
+            self.iterations, self.current_lr, self.lr_scale,
+            self._first_lr, pending)
         if self.cycles_momentum:
             self.current_momentum = K.variable(
                 state.get('current_momentum', 0.), name='current_momentum')
@@ -441,23 +399,33 @@ class _CLROptimizer(keras_optimizers.Optimizer):
             momentum = _read(getattr(self, self.momentum_argument))
         return _Step(k, lr, momentum, cycling, reads)
 
-    def _schedule(self, ops, k, c):
+    def _schedule(self, ops, k, c, scale=None):
         """This update's (lr, cycling momentum) in the graph, from the
-        counters read as float32."""
+        counters read as float32, at the factor `scale` (default
+        `lr_scale`'s value)."""
         decay = self.decay if self.initial_decay > 0 else None
-        scale = None if self._spec is None else _read(self.lr_scale)
+        if scale is None and self._spec is not None:
+            scale = _read(self.lr_scale)
         return schedule(ops, k, c, _read(self.learning_rate), decay,
                         self._spec, self._policy_state, scale)
+
+    def _first_lr(self, scale):
+        """The LR the next update would use at the factor `scale`."""
+        return self._schedule(GraphOps(), K.cast(self.iterations, 'float32'),
+                              K.cast(self.cycle_iterations, 'float32'),
+                              scale)[0]
 
     @property
     def lr(self):
         """What Keras's LR callbacks (`ReduceLROnPlateau`,
         `LearningRateScheduler`, Horovod's) read and write with
         `K.get_value` / `K.set_value`: without `clr`, `learning_rate`
-        itself, as in Keras; with a schedule, the LR the last update used
-        (the first update's before any), and writing a value multiplies
-        every later LR by new / that value (`lr_scale`), keeping the
-        schedule's shape and the momentum."""
+        itself, as in Keras; with a schedule, a view that acts as a
+        variable between updates: it reads the value last written since
+        the last update, else the LR that update used (the first update's
+        before any), and writing v makes every later LR the schedule times
+        the factor in force at that update times v / that LR (`lr_scale`),
+        keeping the schedule's shape and the momentum."""
         return self.learning_rate if self._spec is None else self._lr_view
 
     def warn_past_end(self, planned):
@@ -570,6 +538,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                 '%s=%r' % pair for pair in given), e))
         values = self._policy.state(spec)
         pairs = [(self.cycle_iterations, 0), (self.lr_scale, 1.)]
+        pairs += self._lr_view.forget()
         pairs += [(self._policy_state[name], value) for name, value in values]
         if lr is not None:
             pairs.append((self.learning_rate, base))
@@ -673,6 +642,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
             config['cycle_iterations'] = float(
                 K.get_value(self.cycle_iterations))
             config['lr_scale'] = float(K.get_value(self.lr_scale))
+            config.update(self._lr_view.config())
         config['current_lr'] = float(K.get_value(self.current_lr))
         config['fused'] = self.fused
         if self.cycles_momentum:
@@ -1026,8 +996,8 @@ class CLRAdam(_AdamFamily):
     Default parameters follow those provided in the original paper.
 
     # Arguments
-        beta_1: float, 0 < beta < 1 (default 0.9). Generally close to 1.
-        beta_2: float, 0 < beta < 1 (default 0.999). Generally close to 1.
+        beta_1: float, 0 <= beta_1 < 1 (default 0.9). Generally close to 1.
+        beta_2: float, 0 <= beta_2 < 1 (default 0.999). Generally close to 1.
         amsgrad: boolean (default False). Whether to apply the AMSGrad
             variant of this algorithm from the paper "On the Convergence
             of Adam and Beyond".
@@ -1095,8 +1065,8 @@ class CLRAdamax(_AdamFamily):
     """Adamax optimizer (Adam paper, section 7) with learning-rate schedules.
 
     # Arguments
-        beta_1: float, 0 < beta < 1 (default 0.9). Generally close to 1.
-        beta_2: float, 0 < beta < 1 (default 0.999). Generally close to 1.
+        beta_1: float, 0 <= beta_1 < 1 (default 0.9). Generally close to 1.
+        beta_2: float, 0 <= beta_2 < 1 (default 0.999). Generally close to 1.
         epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
 
     # References
@@ -1152,8 +1122,8 @@ class CLRNadam(_AdamFamily):
     Unlike keras 2.3.1's Nadam, this one also accepts `decay`.
 
     # Arguments
-        beta_1: float, 0 < beta < 1 (default 0.9). Generally close to 1.
-        beta_2: float, 0 < beta < 1 (default 0.999). Generally close to 1.
+        beta_1: float, 0 <= beta_1 < 1 (default 0.9). Generally close to 1.
+        beta_2: float, 0 <= beta_2 < 1 (default 0.999). Generally close to 1.
         schedule_decay: float >= 0, the momentum warming schedule (default
             0.004).
         epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).

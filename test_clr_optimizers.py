@@ -40,6 +40,7 @@ import clr_optimizers
 from _clr_optimizers import schedule as clr_schedules
 from _clr_optimizers.ops import GraphOps
 from _clr_optimizers.policies import POLICIES
+from _clr_optimizers.policies.phases import SHAPES
 from clr_optimizers import (SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax,
                             Nadam, AtomicModelCheckpoint, LRLogger,
                             OptimizerStateError, clr_schedule, lr_range_test,
@@ -958,6 +959,52 @@ def test_recipes_graph_equals_clr_schedule(lr, clr, reference, n):
         assert exact(got, want)
 
 
+PI = np.longdouble('3.14159265358979323846264338327950288')
+# Each shape's formula from the policy's documentation, from a to b at the
+# part done p, in x87 extended precision.
+SHAPE_FORMULAS = {
+    'linear': lambda a, b, p: a + (b - a) * p,
+    'cos': lambda a, b, p: b + (a - b) * (1 + np.cos(PI * p)) / 2,
+    'exp': lambda a, b, p: a * (b / a) ** p,
+    'poly': lambda a, b, p: b + (a - b) * (1 - p) ** LD(2.5),
+    '1-sqrt': lambda a, b, p: b + (a - b) * (1 - np.sqrt(p)),
+    'step': lambda a, b, p: a + 0 * p,
+}
+# (start, first phase's to, second phase's to): from 0, to 0, and between
+# two positive values (exp needs both ends > 0)
+SHAPE_ENDS = [('from-0', 0., 0.7, 0.), ('to-0', 0.7, 0., 0.3),
+              ('between', 0.3, 0.7, 1e-3)]
+SHAPE_CASES = [pytest.param(shape, ends[1:], id='%s-%s' % (shape, ends[0]))
+               for shape in SHAPES for ends in SHAPE_ENDS
+               if shape != 'exp' or 0. not in ends]
+
+
+@pytest.mark.parametrize('shape,ends', SHAPE_CASES)
+def test_each_shape_starts_and_ends_exactly_where_it_says(shape, ends):
+    """A phase of 64 updates from a to b, then one of 5 to c, same shape:
+    update 0 uses exactly float32(a) (the optimizer's lr), update 64 exactly
+    float32(b), and from update 69 on float32(c). Every update is the
+    correctly rounded float32 of the shape's formula: half an ulp of the
+    value, relative, with no absolute floor (a cos phase from 0 began at
+    2.6e-33 instead of 0: 2e12 ulps of 0)."""
+    a, b, c = ends
+    power = {'power': 2.5} if shape == 'poly' else {}
+    clr = phases(dict(steps=64, to=b, shape=shape, **power),
+                 dict(steps=5, to=c, shape=shape, **power))
+    k = np.arange(75)
+    got = clr_schedule(k, a, clr)
+    assert got[0] == np.float32(a) and got[64] == np.float32(b)
+    assert np.all(got[69:] == np.float32(c))
+    start = LD(np.float32(a))         # the optimizer's lr is float32
+    formula = SHAPE_FORMULAS[shape]
+    part = lambda first, n: np.clip((k - first) / LD(n), 0, 1)  # noqa: E731
+    want = np.where(k < 64, formula(start, LD(b), part(0, 64)), np.where(
+        k < 69, formula(LD(b), LD(c), part(64, 5)), LD(c)))
+    assert np.max(ulps(got, want.astype(np.float64))) <= HALF_ULP
+    for graph, _ in graph_schedules(a, clr, k):
+        assert exact(graph, got)
+
+
 def test_composition_is_the_policy_shifted():
     """After the phases, the nested policy is the policy alone from lr =
     the last `to`, its counter shifted, LR and momentum to the bit."""
@@ -1364,10 +1411,154 @@ def test_keras_lr_callbacks_scale_the_schedule(cls, lr, clr, which,
     unscaled = clr_schedule(k, lr, clr).astype(np.float64)
     assert np.max(ulps(got, unscaled * scales[:len(got)])) <= 1.
     assert model.optimizer.get_config()['lr_scale'] == scales[-1]
-    assert K.get_value(model.optimizer.lr) == got[-1]   # the LR last used
+    # a read gives the LR last used, or the plateau's write after it
+    last = got[-1] * (0.5 if which == 'ReduceLROnPlateau' else 1.)
+    assert K.get_value(model.optimizer.lr) == np.float32(last)
     if m_a.size:
         _, want_m = clr_schedule(k, lr, clr, return_momentum=True)
         assert exact(np.concatenate([m_a, m_b]), want_m)
+
+
+class CallbackModel(object):
+    """What Keras's LR callbacks see and cause, modelled from the README's
+    promise and written apart from the library: between updates
+    `optimizer.lr` is a variable (a read gives the last value written, else
+    the LR the last update used, or before any the first update's); each
+    update uses the unscaled schedule times a factor, which is the factor of
+    the previous update times v / u for the last value v written since it
+    (u: what was read before any write), unchanged when v == u."""
+
+    def __init__(self, lr, clr):
+        self.lr, self.clr = lr, clr
+        self.factor = 1.        # the factor the last update used
+        self.next = 1.          # the factor the next update will use
+        self.used = float(clr_schedule([0], lr, clr)[0])
+        self.written = None
+        self.k = 0
+        self.scheduler_reads, self.lrs, self.factors = [], [], []
+
+    def read(self):
+        return self.used if self.written is None else self.written
+
+    def write(self, value):
+        value = float(np.float32(value))            # K.set_value's cast
+        self.written = value
+        self.next = self.factor if value == self.used else (
+            self.factor * (value / self.used))
+
+    def update(self):
+        self.factor = self.next
+        self.used = float(clr_schedule([self.k], self.lr, self.clr,
+                                       lr_scale=self.factor)[0])
+        self.lrs.append(self.used)
+        self.factors.append(self.factor)
+        self.written = None
+        self.k += 1
+
+    def fit(self, first, last, reduce_from):
+        """LearningRateScheduler (lr * SCHEDULER(epoch)) at each epoch's
+        start, EPOCH updates, ReduceLROnPlateau (factor 0.5) at the end of
+        each epoch from `reduce_from` on."""
+        for epoch in range(first, last):
+            self.scheduler_reads.append(self.read())
+            self.write(self.read() * SCHEDULER(epoch))
+            for _ in range(EPOCH):
+                self.update()
+            if epoch >= reduce_from:
+                self.write(max(self.read() * 0.5, 0.))
+
+
+def SCHEDULER(epoch):
+    return (1.5, 0.75, 1., 0.5)[epoch % 4]
+
+
+@pytest.mark.parametrize('cls,lr,clr', SCALED_POLICIES)
+def test_both_callbacks_at_every_epoch_boundary_across_save(cls, lr, clr,
+                                                            tmp_path):
+    """ReduceLROnPlateau at each epoch's end and LearningRateScheduler at
+    the next one's start write at the same boundary: the second reads what
+    the first wrote, and only the last write counts. Two fits of 3 epochs
+    with a save and load_model between them (the plateau's last write is
+    in force across it). The LRs of every update and every value the
+    callbacks read match the independent model, to the bit."""
+    reads = []
+
+    def scheduler(epoch, lr):
+        reads.append(lr)
+        return lr * SCHEDULER(epoch)
+
+    def fit(model, first, last):
+        x, y = make_data(EPOCH * 4, seed=9)
+        trace = Trace()
+        model.fit(x, y, batch_size=4, epochs=last, initial_epoch=first,
+                  shuffle=False, verbose=0, callbacks=[
+                      keras.callbacks.LearningRateScheduler(scheduler),
+                      plateau(), trace])
+        return list(trace.lr)
+
+    model = make_model(seed=4)
+    model.compile(optimizer=cls(lr=lr, clr=clr), loss='binary_crossentropy')
+    got = fit(model, 0, EPOCHS)
+    path = str(tmp_path / 'm.h5')
+    model.save(path)
+    written = K.get_value(model.optimizer.lr)
+    model = load_model(path)
+    assert K.get_value(model.optimizer.lr) == written
+    got += fit(model, EPOCHS, 2 * EPOCHS)
+    want = CallbackModel(lr, clr)
+    want.fit(0, EPOCHS, reduce_from=1)
+    want.fit(EPOCHS, 2 * EPOCHS, reduce_from=EPOCHS + 1)
+    assert exact(np.float32(got), np.float32(want.lrs))
+    # the scheduler reads at the start of epochs 2, 3, 5 and 6 what the
+    # plateau wrote at the end of the epoch before (epoch 4: across the save)
+    assert reads == want.scheduler_reads
+    assert K.get_value(model.optimizer.lr) == np.float32(want.read())
+    assert model.optimizer.get_config()['lr_scale'] == want.next
+    # the factor, apart from how the library applies it: the float32
+    # unscaled schedule times the model's factors. Two roundings apart: the
+    # unscaled LR's (2**-24 relative, up to 1 ulp of the product) and the
+    # product's (half an ulp)
+    unscaled = clr_schedule(np.arange(len(got)), lr, clr).astype(np.float64)
+    assert np.max(ulps(got, unscaled * np.array(want.factors))) <= 1.5
+
+
+@pytest.mark.parametrize('before_any_update', [False, True],
+                         ids=['after-2-updates', 'before-any-update'])
+def test_optimizer_lr_acts_as_a_variable_between_updates(before_any_update):
+    """The issue's case: a read after a write gives what was written,
+    writing the value just read changes nothing, and two writes in a row
+    act as the last one alone: the next updates' LRs and the weights equal
+    those of a run with only the last write, to the bit."""
+    clr = phases({'steps': 1000, 'to': 0.01})
+    runs = []
+    for writes in ([0.5, 'read', 0.25], [0.25]):
+        K.clear_session()
+        opt = Adam(lr=0.001, clr=clr)
+        model = make_model()
+        model.compile(optimizer=opt, loss='binary_crossentropy')
+        done = 0 if before_any_update else 2
+        if done:
+            model, _, _ = train(opt, done, model=model)
+        first = K.get_value(opt.lr)
+        assert first == clr_schedule([max(done - 1, 0)], 0.001, clr)[0]
+        scales = []
+        for w in writes:
+            value = K.get_value(opt.lr) if w == 'read' else np.float32(
+                first * w)
+            K.set_value(opt.lr, value)
+            assert K.get_value(opt.lr) == np.float32(value)
+            scales.append(opt.get_config()['lr_scale'])
+        assert scales[-1] == float(np.float32(first * writes[-1])) / float(
+            first)
+        if len(scales) > 1:
+            assert scales[1] == scales[0]       # writing back what was read
+        _, lrs, _ = train(opt, 5, model=model)
+        want = clr_schedule(np.arange(done, done + 5), 0.001, clr,
+                            lr_scale=scales[-1])
+        assert exact(lrs, want)
+        runs.append(model.get_weights() + [lrs])
+    for a, b in zip(*runs):
+        assert exact(a, b)
 
 
 def test_plateau_min_lr_is_compared_with_the_real_lr():
@@ -2543,6 +2734,15 @@ REFUSED = [
     pytest.param(Adam, dict(current_momentum=1.0, clr=dict(
         max_lr=0.06, step_size=4, base_momentum=0.8, max_momentum=0.9)),
         r"current_momentum .*in \[0, 1\); got 1.0", id='current_momentum-1'),
+    pytest.param(SGD, dict(lr_written=-0.1, lr_scale_before=1., clr=dict(
+        max_lr=0.06, step_size=4)), r"lr_written must be a finite number "
+        r">= 0.*; got -0.1", id='lr_written-negative'),
+    pytest.param(SGD, dict(lr_written=0.1, clr=dict(max_lr=0.06, step_size=4)),
+                 r"lr_written and lr_scale_before go together.*got "
+                 r"lr_written=0.1", id='lr_written-alone'),
+    pytest.param(SGD, dict(lr_written=0.1, lr_scale_before=1.),
+                 r"lr_written=0.1 is state of the factor on a schedule.*clr "
+                 r"is None", id='lr_written-without-clr'),
 ]
 
 
@@ -3614,6 +3814,7 @@ def test_every_mutant_applies_once_and_its_hints_name_tests():
                 assert any(word.lower() in t.lower() for t in tests), word
 
 
+
 def code_lines(fn):
     """A function's lines, without its decorators and docstring."""
     lines, _ = inspect.getsourcelines(fn)
@@ -3667,6 +3868,28 @@ def test_only_public_tensorflow_apis():
             text = f.read()
         assert 'tensorflow.python' not in text, path
         assert '_make_train_function' not in text, path
+
+
+@pytest.mark.parametrize('cls', [Adam, Adamax, Nadam],
+                         ids=ids([Adam, Adamax, Nadam]))
+@pytest.mark.parametrize('beta', ['beta_1', 'beta_2'])
+def test_the_documented_beta_range_is_the_checked_one(cls, beta):
+    """The docstring's `0 <= beta < 1` is what the constructor accepts:
+    0 trains (beta_1 = 0 is Adam without momentum), 1 and -0.1 are refused."""
+    assert re.search(r'(?m)^ *%s: float, 0 <= %s < 1 \(default' % (beta, beta),
+                     cls.__doc__)
+    model, _, _ = train(cls(**{beta: 0.}), 3)
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+    for bad in (1., -0.1):
+        with pytest.raises(ValueError, match=r'%s must be a finite number in '
+                           r'\[0, 1\); got %r' % (beta, bad)):
+            cls(**{beta: bad})
+
+
+def test_module_doc_names_every_policy_in_its_opening():
+    opening = clr_optimizers.__doc__.split('\n\n')[1]
+    for name in POLICIES:
+        assert '`%s`' % name in opening, name
 
 
 @pytest.mark.parametrize('cls', ALL, ids=ids(ALL))

@@ -19,7 +19,7 @@ NORMAL = 'zero or of magnitude %.8g to %.8g, float32\'s normal range, in ' \
          'which the graph computes' % (FLOAT32.tiny, FLOAT32.max)
 # State that get_config reports and the constructor accepts back.
 STATE_KEYS = ('iterations', 'cycle_iterations', 'current_lr',
-              'current_momentum', 'lr_scale')
+              'current_momentum', 'lr_scale', 'lr_written', 'lr_scale_before')
 
 
 def number(where, value, allowed, test):
@@ -101,6 +101,17 @@ def validate_state(state):
     if 'current_momentum' in state:
         number('current_momentum', state['current_momentum'], 'in [0, 1)',
                lambda v: 0 <= v < 1)
-    if 'lr_scale' in state:
-        number('lr_scale', state['lr_scale'], '>= 0 (the factor that '
-               "Keras's LR callbacks set on the schedule)", lambda v: v >= 0)
+    for key in ('lr_scale', 'lr_scale_before'):
+        if key in state:
+            number(key, state[key], '>= 0 (the factor that Keras\'s LR '
+                   'callbacks set on the schedule)', lambda v: v >= 0)
+    if 'lr_written' in state:
+        number('lr_written', state['lr_written'], ">= 0 (the value Keras's "
+               'LR callbacks last wrote to optimizer.lr)', lambda v: v >= 0)
+    if ('lr_written' in state) != ('lr_scale_before' in state):
+        raise ValueError('lr_written and lr_scale_before go together (a '
+                         'write to optimizer.lr that no update followed); '
+                         'got %s.' % ', '.join(
+                             '%s=%r' % (key, state[key]) for key in
+                             ('lr_written', 'lr_scale_before')
+                             if key in state))

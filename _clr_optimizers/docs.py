@@ -39,8 +39,10 @@ fused: boolean (default True). Whether to apply each update with one of
     equal to the rule up to float32 rounding). Parameters with a sparse
     gradient or a constraint, or that are not resource variables, always
     get the rule op by op.
-clipnorm: float >= 0. Gradients are clipped when their L2 norm exceeds
-    this value.
+clipnorm: float >= 0. When the L2 norm n of all the gradients together
+    (the global norm) exceeds this value, each gradient is multiplied by
+    clipnorm / n: Keras 3's `global_clipnorm`, PyTorch's
+    `clip_grad_norm_` (see the README's translation table).
 clipvalue: float >= 0. Gradients are clipped when their absolute value
     exceeds this value.
 """

@@ -163,14 +163,17 @@ def held(ops, value, start, end):
 def anneal(ops, start, end, rest, strategy):
     """From start to end as `rest` goes from 1 to 0, in float64: linearly,
     start * rest + end * (1 - rest), or along a half cosine,
-    start * sin(pi * rest / 2)**2 + end * cos(pi * rest / 2)**2. Both give
-    start and end exactly at the ends and have no cancellation near them
-    (PyTorch's end + (start - end) / 2 * (1 + cos(pi * pct)) loses the low
-    digits where the value approaches end)."""
+    start * sin(pi / 2 * rest)**2 + end * sin(pi / 2 * (1 - rest))**2. Both
+    give start and end exactly at the ends, each weight from its own
+    angle (cos(pi / 2 * rest) is 6e-17, not 0, at rest = 1: a phase from 0
+    started at 2.6e-33), and have no cancellation near them (PyTorch's
+    end + (start - end) / 2 * (1 + cos(pi * pct)) loses the low digits
+    where the value approaches end)."""
+    done = ops.const(1.) - rest
     if strategy == 'linear':
-        value = start * rest + end * (ops.const(1.) - rest)
+        value = start * rest + end * done
     else:
-        angle = ops.const(math.pi / 2) * rest
-        value = start * ops.square(ops.sin(angle)) + end * ops.square(
-            ops.cos(angle))
+        half = ops.const(math.pi / 2)
+        value = start * ops.square(ops.sin(half * rest)) + end * ops.square(
+            ops.sin(half * done))
     return held(ops, value, start, end)

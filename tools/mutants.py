@@ -40,6 +40,8 @@ COSINE = os.path.join(PARTS, 'policies', 'cosine_restarts.py')
 CALLBACKS = os.path.join(PARTS, 'callbacks.py')
 RANGE_TEST = os.path.join(PARTS, 'range_test.py')
 PHASES = os.path.join(PARTS, 'policies', 'phases.py')
+LR_VIEW = os.path.join(PARTS, 'lr_view.py')
+PER_PARAMETER = os.path.join(PARTS, 'per_parameter.py')
 # The fast part of the suite: everything except the slow end-to-end runs
 # (the seed's 10,000-update checkpoints, the fresh-process resumes, the
 # random-kill loop and the benchmark), which the rest covers for mutants.
@@ -117,6 +119,15 @@ FIRST = {
         'test_parameter_writes_wait_for_their_gradient_and_readers',
     'wd-fused-before-gradient':
         'test_parameter_writes_wait_for_their_gradient_and_readers',
+    'wd-fused-after-kernel': 'test_each_layer_decays_at_its_own_rate',
+    'phases-cos-end-from-cos':
+        'test_each_shape_starts_and_ends_exactly_where_it_says',
+    'phases-step-takes-its-to':
+        'test_each_shape_starts_and_ends_exactly_where_it_says',
+    'phases-poly-end-power-ignored':
+        'test_each_shape_starts_and_ends_exactly_where_it_says',
+    'lr-write-unchecked':
+        'test_writing_back_what_was_read_changes_nothing_also_zero',
 }
 PREFIX_FIRST = (
     (('sgd-', 'rmsprop-', 'adagrad-', 'adadelta-', 'adam-', 'adamax-',
@@ -124,9 +135,12 @@ PREFIX_FIRST = (
                            'test_fused_kernels_apply_the_dense_updates'),
     (('range-test-',), 'range_test'),
     (('phases-',), 'recipes or phases or composition'),
-    (('wd-', 'multiplier-'), 'weight_decay or own_rate or keras_3'),
-    (('scale-', 'lr-read-'), 'callbacks_scale or writing_back or '
-                             'resets_the_scale or as_on_stock or min_lr'),
+    (('multiplier-', 'pattern-'), 'test_patterns_are_checked_against_the_'
+                                  'weights or own_rate'),
+    (('wd-',), 'weight_decay or own_rate or keras_3'),
+    (('scale-', 'lr-'), 'every_epoch_boundary or acts_as_a_variable or '
+                        'callbacks_scale or writing_back or resets_the_scale '
+                        'or as_on_stock or min_lr'),
     (('seed-',), 'seed_check or seed_copy'),
     (('logger-',), 'logger'),
     (('checkpoint-',), 'checkpoint and not test_seed_checkpoints_exact'),
@@ -289,17 +303,49 @@ MUTANTS = [
            'from update 0, not from their end',
            'ops.maximum(c - np.float32(last.start + last.steps),',
            'ops.maximum(c - np.float32(0.),', path=PHASES),
+    mutant('phases-cos-end-from-cos', "a 'cos' phase weighs its end by "
+           'cos(pi / 2 * rest)**2, which is 6e-17 at its start (2.6e-33 '
+           'from 0)', 'end * ops.square(\n            ops.sin(half * done))',
+           'end * ops.square(\n            ops.cos(half * rest))', path=OPS),
+    mutant('phases-step-takes-its-to', "a 'step' phase takes its `to` at "
+           'its start', "value = a if shape == 'step' else _value(",
+           "value = b if shape == 'step' else _value(", path=PHASES),
+    mutant('phases-poly-end-power-ignored', "the end term of a 'poly' "
+           'phase ignores the power', '- b * ops.expm1(\n'
+           '            power * ops.log1p(-p))',
+           '- b * ops.expm1(\n            ops.log1p(-p))', path=PHASES),
     # Keras's LR callbacks scale the schedule.
     mutant('scale-not-applied', 'the callbacks\' factor is not applied',
            'lr_k = lr_k * scale', 'lr_k = lr_k', path=SCHEDULE),
     mutant('scale-write-inverted', 'a write scales by old / new',
-           'scale * (tf.cast(value, tf.float64) /\n'
-           '                                          tf.cast(old, tf.float64))',
-           'scale * (tf.cast(old, tf.float64) /\n'
-           '                                          tf.cast(value, tf.float64))'),
-    mutant('lr-read-base', 'optimizer.lr reads the base, not the LR used',
-           'opt.iterations > 0, tf.convert_to_tensor(opt.current_lr),',
-           'opt.iterations > 0, tf.convert_to_tensor(opt.learning_rate),'),
+           'tf.cast(value, tf.float64) / tf.cast(used, tf.float64)))',
+           'tf.cast(used, tf.float64) / tf.cast(value, tf.float64)))',
+           path=LR_VIEW),
+    mutant('lr-read-next', "optimizer.lr reads the next update's LR, not "
+           'the LR the last update used', '                '
+           'read(self._current_lr),\n', '                '
+           'self._first(before),\n', path=LR_VIEW),
+    mutant('lr-read-stale', 'a read after a write gives the LR last used, '
+           'not the value written',
+           'pending = tf.equal(read(self._written_at),',
+           'pending = tf.equal(read(self._written_at) - 2,', path=LR_VIEW),
+    mutant('lr-write-compounds', 'a second write scales the factor the '
+           'first one left (two writes multiply)',
+           'before = tf.compat.v2.where(pending, read(self._scale_before),',
+           'before = tf.compat.v2.where(False, read(self._scale_before),',
+           path=LR_VIEW),
+    mutant('lr-read-before-first-update', 'before any update, a read gives '
+           'current_lr (0), not the LR the first update will use',
+           'used = tf.compat.v2.where(read(self._iterations) > 0,',
+           'used = tf.compat.v2.where(read(self._iterations) >= 0,',
+           path=LR_VIEW),
+    mutant('lr-write-unchecked', 'a schedule at 0 is scaled to another '
+           'value (lr_scale becomes inf)',
+           'tf.logical_or(same, used > 0),', 'tf.logical_or(same, True),',
+           path=LR_VIEW),
+    mutant('lr-write-not-saved', 'a write that no update followed is not '
+           'saved with the model', '        if at != iterations:\n'
+           '            return {}\n', '        return {}\n', path=LR_VIEW),
     mutant('scale-not-reset', 'reset_cycle keeps the callbacks\' factor',
            'pairs = [(self.cycle_iterations, 0), (self.lr_scale, 1.)]',
            'pairs = [(self.cycle_iterations, 0)]'),
@@ -335,7 +381,35 @@ MUTANTS = [
     mutant('wd-exclusion-ignored', 'weight_decay_exclude is ignored',
            're.search(pattern, name) for pattern in self.exclude)',
            'False for pattern in self.exclude)',
-           path=os.path.join(PARTS, 'per_parameter.py')),
+           path=PER_PARAMETER),
+    mutant('wd-fused-after-kernel', 'the fused route decays after the '
+           "optimizer's step (the decay must come first)",
+           """                with tf.control_dependencies([g] + list(readers)):
+                    decayed = [p.assign_sub(shrink * p)]
+            with tf.control_dependencies(decayed):
+                return [_writing_after(p, readers,
+                                       lambda: self._kernel(h, p, g, *slots))]""",
+           """                kernel = _writing_after(
+                    p, readers, lambda: self._kernel(h, p, g, *slots))
+                with tf.control_dependencies([kernel]):
+                    return [p.assign_sub(shrink * p)]
+            with tf.control_dependencies(decayed):
+                return [_writing_after(p, readers,
+                                       lambda: self._kernel(h, p, g, *slots))]"""),
+    mutant('multiplier-pattern-anchored', 'lr_multipliers patterns match at '
+           'the start of the name only (re.match)',
+           'if re.search(pattern, name)]', 'if re.match(pattern, name)]',
+           path=PER_PARAMETER),
+    mutant('multiplier-factor-dropped', 'a matched weight gets factor 1',
+           'plan.append((decays, factors[0][1] if factors else 1.))',
+           'plan.append((decays, 1.))', path=PER_PARAMETER),
+    mutant('multiplier-ambiguity-allowed', 'a weight two multiplier '
+           'patterns match takes the first', 'if len(factors) > 1:',
+           'if len(factors) > 2:', path=PER_PARAMETER),
+    mutant('pattern-unmatched-allowed', 'a pattern that matches no weight '
+           'is silently ignored',
+           'if not any(re.search(pattern, name) for name in names):',
+           'if False:', path=PER_PARAMETER),
     mutant('multiplier-ignored', 'lr_multipliers are ignored',
            'hypers = {factor: self._hyper(step._replace(lr=step.lr * factor))',
            'hypers = {factor: self._hyper(step)'),
