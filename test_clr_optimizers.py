@@ -3794,6 +3794,7 @@ def test_each_policy_declares_the_bounds_the_invariants_check(lr, clr):
     assert (low, np.float32(high)) == (float(want_low[0]), want_high)
 
 
+@pytest.mark.structural
 def test_every_mutant_applies_once_and_its_hints_name_tests():
     """tools/mutants.py follows the code: each mutant's text is found
     exactly once in its file, and every test its hints name exists."""
@@ -3813,6 +3814,26 @@ def test_every_mutant_applies_once_and_its_hints_name_tests():
             else:
                 assert any(word.lower() in t.lower() for t in tests), word
 
+
+def test_only_behaviour_kills_a_mutant():
+    """tools/mutants.py leaves the structural tests out (these four read
+    the source text, the mutant list among it) and reports a mutant whose
+    only failing test is structural as survived."""
+    mutants = load_script('tools', 'mutants.py')
+    structural = mutants.structural_tests(ROOT)
+    assert sorted(t.split('::')[1] for t in structural) == [
+        'test_every_mutant_applies_once_and_its_hints_name_tests',
+        'test_no_function_is_over_50_lines',
+        'test_only_its_own_unit_names_a_policy',
+        'test_only_public_tensorflow_apis']
+    node = 'test_clr_optimizers.py::%s'
+    assert mutants.verdict(1, node % 'test_lr_trace_equals_numpy_reference',
+                           structural) == 'killed'
+    for test in structural:
+        assert mutants.verdict(1, test, structural) == 'survived'
+    assert mutants.verdict(0, None, structural) == 'survived'
+    assert mutants.verdict(2, None, structural) == 'error'
+    assert mutants.verdict(None, 'timeout', structural) == 'error'
 
 
 def code_lines(fn):
@@ -3842,12 +3863,14 @@ def library_functions():
                 yield obj
 
 
+@pytest.mark.structural
 def test_no_function_is_over_50_lines():
     found = {fn.__qualname__: code_lines(fn) for fn in library_functions()}
     assert len(found) > 100
     assert {name: n for name, n in found.items() if n > 50} == {}
 
 
+@pytest.mark.structural
 def test_only_its_own_unit_names_a_policy():
     """Adding a policy is one file plus its registration line: no other
     code of the library names one (as a string: 'phases' is also a word)."""
@@ -3862,6 +3885,7 @@ def test_only_its_own_unit_names_a_policy():
                     (name, path)        # quoted: code names it so
 
 
+@pytest.mark.structural
 def test_only_public_tensorflow_apis():
     for path in LIBRARY:
         with open(os.path.join(ROOT, path)) as f:
