@@ -57,6 +57,8 @@ from keras.utils.generic_utils import get_custom_objects
 from _clr_optimizers.callbacks import AtomicModelCheckpoint, LRLogger
 from _clr_optimizers.checks import STATE_KEYS, number, validate_state
 from _clr_optimizers.docs import document, fill, policies_text
+from _clr_optimizers.graph import (InPlace, LoadGuard, fusable, is_resource,
+                                   read as _read, snapshot_readers)
 from _clr_optimizers.lr_view import ScheduledRate
 from _clr_optimizers.ops import GraphOps
 from _clr_optimizers.per_parameter import PerParameter
@@ -91,41 +93,6 @@ class OptimizerStateError(Exception):
 _Step = collections.namedtuple('_Step', 'k lr momentum cycling_momentum reads')
 
 
-class _LoadGuard(object):
-    """Refuses to train a rebuilt optimizer whose saved state never arrived.
-
-    A config that records applied updates (as `load_model` passes it) means
-    `set_weights` must restore the counters and slots before the first
-    update; if it never does, that update fails instead of restarting the
-    schedule from a fresh state.
-    """
-
-    def __init__(self, expected):
-        self.expected = expected
-        self.flag = None
-
-    def assertion(self, owner, iterations):
-        """The op the first update waits for, or None."""
-        if not self.expected:
-            return None
-        iterations = K.get_value(iterations)
-        self.flag = K.variable(False, dtype='bool', name='state_loaded')
-        return tf.debugging.Assert(self.flag, [
-            '%s was rebuilt from a config that records %d applied updates, '
-            'but its saved state (counters, slots) was never loaded with '
-            'set_weights: refusing to continue with a fresh optimizer. Was '
-            'the optimizer state removed from the file? Restore a saved '
-            'model with keras.models.load_model (or horovod.keras.'
-            'load_model), which loads the state; to start afresh on '
-            "purpose, rebuild the optimizer from a config without "
-            "'iterations' and 'cycle_iterations'." % (owner, iterations)])
-
-    def loaded(self):
-        """Pairs for `K.batch_set_value` that record the state as loaded."""
-        self.expected = False
-        return [] if self.flag is None else [(self.flag, True)]
-
-
 class _CLROptimizer(keras_optimizers.Optimizer):
     """The shared part of the seven: state, validation, the schedule, the
     loop over the parameters, step ordering and config.
@@ -135,8 +102,10 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         `_hyper(step)`: this step's tensors shared by every parameter;
         `_rule(h, p, g, *slots)`: Keras's formula, op by op, giving the new
             parameter and the new slots;
-        `_kernel(h, p, g, *slots)`: the same update as one fused TensorFlow
-            kernel (`_fuses()`: whether it can);
+        `_kernel(in_place, h, p, g, *slots)`: the same update with
+            TensorFlow's fused kernel, each write of p made through
+            `in_place` (`_fuses()`: whether it can); returns the op after
+            which p and its slots hold their new values;
         `_state_updates(h)`: (variable, value) pairs written once per step.
     """
 
@@ -169,7 +138,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         if clr is not None:
             self._policy = policy_of(self._spec)
             self._clr = self._policy.kept(dict(clr), self._spec)
-        self._guard = _LoadGuard(state.get('iterations', 0) > 0)
+        self._guard = LoadGuard(state.get('iterations', 0) > 0)
         self._make_variables(learning_rate, momentum, state)
 
     def _validate(self, learning_rate, clr, momentum, state):
@@ -299,7 +268,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         hypers[1.] = h
         slots = self._slots(params, *self._slot_names(),
                             extra=self._extra_weights())
-        readers = _snapshot_readers(params, grads)
+        readers = snapshot_readers(params, grads)
         updates = []
         for i, (p, g) in enumerate(zip(params, grads)):
             decays, factor = plan[i]
@@ -314,17 +283,16 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         this update's lr (times the parameter's multiplier), then the fused
         kernel where one applies (a dense gradient, resource variables, no
         constraint), else the rule op by op. The fused writes, in place,
-        wait for `readers` (see `_snapshot_readers`)."""
+        wait for `readers` (see `graph.snapshot_readers`)."""
         shrink = h.lr * self._per_parameter.weight_decay if decays else None
-        if self._fuses() and _fusable(self.fused, p, g, *slots):
+        if self._fuses() and fusable(self.fused, p, g, *slots):
             decayed = []
             if shrink is not None:
                 # after the forward pass's read of p (the gradient needs it)
                 with tf.control_dependencies([g] + list(readers)):
                     decayed = [p.assign_sub(shrink * p)]
             with tf.control_dependencies(decayed):
-                return [_writing_after(p, readers,
-                                       lambda: self._kernel(h, p, g, *slots))]
+                return [self._kernel(InPlace(readers), h, p, g, *slots)]
         variable = p
         if shrink is not None:          # the rule starts from the decayed p
             p = p - shrink * p
@@ -377,10 +345,10 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         alias its buffer), the learning rate also waits for every gradient,
         so that no parameter is written while a gradient may still read it.
         (Resource parameters' fused updates wait for their own readers:
-        `_snapshot_readers`.)
+        `graph.snapshot_readers`.)
         """
         deps = []
-        if not all(_is_resource(p) for p in params):
+        if not all(is_resource(p) for p in params):
             deps = [g.op if isinstance(g, tf.IndexedSlices) else g
                     for g in grads]
         guard = self._guard.assertion(type(self).__name__, self.iterations)
@@ -599,7 +567,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                     % (type(self).__name__, p.name, K.int_shape(p),
                        np.shape(w)))
         self._validate_saved_state(zip(params, weights))
-        K.batch_set_value(list(zip(params, weights)) + self._guard.loaded())
+        K.batch_set_value(list(zip(params, weights)) + self._guard.mark_loaded())
         self._sync()
 
     def _validate_saved_state(self, pairs):
@@ -672,75 +640,6 @@ def _rho(rho):
     return number('rho', rho, '>= 0', lambda v: v >= 0)
 
 
-def _read(variable):
-    """One read of a variable, shared by every parameter's update (keras
-    2.3.1 reads its hyperparameter variables again for each parameter)."""
-    return tf.convert_to_tensor(variable)
-
-
-def _snapshot_readers(params, grads):
-    """For each resource parameter, the ops of this step's forward and
-    backward pass that read its snapshot (the outputs of its
-    ReadVariableOps), which its update waits for.
-
-    A fused kernel (and the weight decay) writes the parameter in place.
-    While a gradient op still holds the forward pass's snapshot (dX = dY W^T
-    of the same layer can run after dW), the buffer is shared and the write
-    first copies the whole parameter: on the 5.3 M MLP at batch 32, SGD's
-    kernels took 13.2 ms per step with the copy and 4.0 ms without
-    (FULL_TRACE, benchmarks/profile_step.py). Waiting for these readers,
-    rather than for every gradient, lets a layer's update overlap the rest
-    of the backward pass.
-    """
-    needed, todo = set(), [g.op for g in grads]   # the step's own ops
-    while todo:
-        op = todo.pop()
-        if op not in needed:
-            needed.add(op)
-            todo += [t.op for t in op.inputs] + list(op.control_inputs)
-    readers = []
-    for p in params:
-        ops = []
-        if _is_resource(p):
-            for read in p.handle.consumers():
-                if read.type == 'ReadVariableOp':
-                    ops += [c for c in read.outputs[0].consumers()
-                            if c in needed]
-        readers.append(ops)
-    return readers
-
-
-def _writing_after(param, readers, build):
-    """Builds the fused update (`build()`) and makes its ops on `param`
-    wait for `readers`. Only those ops: the ops computing their inputs keep
-    no extra control input, so that grappler rewrites them as in stock
-    Keras (control dependencies around a whole rule changed op-by-op
-    results by an ulp)."""
-    before = set(param.handle.consumers())
-    update = build()
-    if readers:
-        for op in param.handle.consumers():
-            if op not in before:
-                op._add_control_inputs(readers)   # TF 1.15 has no public way
-    return update
-
-
-def _is_resource(variable):
-    """Whether a variable is a resource variable (Keras 2.3.1's layer
-    weights are), whose reads are snapshots and which the fused kernels
-    take by handle; reference variables have no handle."""
-    return isinstance(variable, tf.Variable) and hasattr(variable, 'handle')
-
-
-def _fusable(fused, param, grad, *slots):
-    """Whether TensorFlow's fused training kernel applies the update: asked
-    for (`fused`), a dense gradient, resource variables, and no constraint
-    to apply."""
-    return (fused and isinstance(grad, tf.Tensor) and
-            getattr(param, 'constraint', None) is None and
-            all(_is_resource(v) for v in (param,) + tuple(slots)))
-
-
 def _register(cls):
     """Documents the class's shared arguments and registers it under its own
     name, which no Keras built-in lower-cases into
@@ -793,14 +692,14 @@ class CLRSGD(_CLROptimizer):
             return p + h.momentum * v - h.lr * g, [v]
         return p + v, [v]
 
-    def _kernel(self, h, p, g, m):
+    def _kernel(self, in_place, h, p, g, m):
         # m = momentum * m - lr * g, then p = p + m (to the bit), or with
         # Nesterov p = p + (momentum * m - lr * g) (Keras adds the two
         # terms to p one at a time: within an ulp of p).
-        return tf.raw_ops.ResourceApplyKerasMomentum(
-            var=p.handle, accum=m.handle, lr=h.lr, grad=g,
-            momentum=h.momentum, use_locking=False,
-            use_nesterov=self.nesterov)
+        return in_place(
+            tf.raw_ops.ResourceApplyKerasMomentum, var=p.handle,
+            accum=m.handle, lr=h.lr, grad=g, momentum=h.momentum,
+            use_locking=False, use_nesterov=self.nesterov)
 
     def get_config(self):
         config = super(CLRSGD, self).get_config()
@@ -854,16 +753,17 @@ class CLRRMSprop(_CLROptimizer):
     def _fuses(self):
         return self._rho_value < 1      # the route below needs 1 - rho > 0
 
-    def _kernel(self, h, p, g, a):
+    def _kernel(self, in_place, h, p, g, a):
         # With s = sqrt(1 - rho), Adagrad's kernel on a * rho, the gradient
         # g * s and the rate lr / s computes the rule: a = rho * a +
         # (1 - rho) * g**2; p = p - lr * g / (sqrt(a) + eps). It needs
         # 1 - rho > 0; the constructor's rho decides (`_fuses`).
         decayed = K.update(a, h.rho * a)
         with tf.control_dependencies([decayed]):
-            return tf.raw_ops.ResourceApplyAdagradV2(
-                var=p.handle, accum=a.handle, lr=h.lr_over_s,
-                epsilon=h.epsilon, grad=g * h.s, use_locking=False)
+            return in_place(
+                tf.raw_ops.ResourceApplyAdagradV2, var=p.handle,
+                accum=a.handle, lr=h.lr_over_s, epsilon=h.epsilon,
+                grad=g * h.s, use_locking=False)
 
     def get_config(self):
         config = super(CLRRMSprop, self).get_config()
@@ -902,12 +802,12 @@ class CLRAdagrad(_CLROptimizer):
         new_a = a + K.square(g)
         return p - h.lr * g / (K.sqrt(new_a) + self.epsilon), [new_a]
 
-    def _kernel(self, h, p, g, a):
+    def _kernel(self, in_place, h, p, g, a):
         # The rule in one kernel, to the bit: a = a + g**2;
         # p = p - lr * g / (sqrt(a) + epsilon).
-        return tf.raw_ops.ResourceApplyAdagradV2(
-            var=p.handle, accum=a.handle, lr=h.lr, epsilon=h.epsilon, grad=g,
-            use_locking=False)
+        return in_place(
+            tf.raw_ops.ResourceApplyAdagradV2, var=p.handle, accum=a.handle,
+            lr=h.lr, epsilon=h.epsilon, grad=g, use_locking=False)
 
     def get_config(self):
         config = super(CLRAdagrad, self).get_config()
@@ -950,12 +850,13 @@ class CLRAdadelta(_CLROptimizer):
         new_d_a = self.rho * d_a + (1 - self.rho) * K.square(update)
         return p - h.lr * update, [new_a, new_d_a]
 
-    def _kernel(self, h, p, g, a, d_a):
+    def _kernel(self, in_place, h, p, g, a, d_a):
         # The rule in one kernel (1 / sqrt(new_a + epsilon) as a reciprocal
         # square root).
-        return tf.raw_ops.ResourceApplyAdadelta(
-            var=p.handle, accum=a.handle, accum_update=d_a.handle, lr=h.lr,
-            rho=self.rho, epsilon=h.epsilon, grad=g, use_locking=False)
+        return in_place(
+            tf.raw_ops.ResourceApplyAdadelta, var=p.handle, accum=a.handle,
+            accum_update=d_a.handle, lr=h.lr, rho=self.rho,
+            epsilon=h.epsilon, grad=g, use_locking=False)
 
     def get_config(self):
         config = super(CLRAdadelta, self).get_config()
@@ -1039,18 +940,20 @@ class CLRAdam(_AdamFamily):
         p_t = p - h.lr_t * m_t / (K.sqrt(v_t) + self.epsilon)
         return p_t, [m_t, v_t]
 
-    def _kernel(self, h, p, g, m, v, vhat=None):
+    def _kernel(self, in_place, h, p, g, m, v, vhat=None):
         # The rule in one kernel, which forms lr_t from lr, beta_1**t and
         # beta_2**t as above and writes m_t as m + (g - m) * (1 - beta_1)
         # (v_t likewise).
         if self.amsgrad:
-            return tf.raw_ops.ResourceApplyAdamWithAmsgrad(
-                var=p.handle, m=m.handle, v=v.handle, vhat=vhat.handle,
+            return in_place(
+                tf.raw_ops.ResourceApplyAdamWithAmsgrad, var=p.handle,
+                m=m.handle, v=v.handle, vhat=vhat.handle,
                 beta1_power=h.beta_1_t, beta2_power=h.beta_2_t, lr=h.lr,
                 beta1=h.beta_1, beta2=h.beta_2, epsilon=h.epsilon, grad=g,
                 use_locking=False)
-        return tf.raw_ops.ResourceApplyAdam(
-            var=p.handle, m=m.handle, v=v.handle, beta1_power=h.beta_1_t,
+        return in_place(
+            tf.raw_ops.ResourceApplyAdam, var=p.handle, m=m.handle,
+            v=v.handle, beta1_power=h.beta_1_t,
             beta2_power=h.beta_2_t, lr=h.lr, beta1=h.beta_1, beta2=h.beta_2,
             epsilon=h.epsilon, grad=g, use_locking=False)
 
@@ -1098,11 +1001,12 @@ class CLRAdamax(_AdamFamily):
         p_t = p - h.lr_t * m_t / (u_t + self.epsilon)
         return p_t, [m_t, u_t]
 
-    def _kernel(self, h, p, g, m, u):
+    def _kernel(self, in_place, h, p, g, m, u):
         # The rule in one kernel, which forms lr_t from lr and beta_1**t as
         # above and writes m_t as m + (g - m) * (1 - beta_1).
-        return tf.raw_ops.ResourceApplyAdaMax(
-            var=p.handle, m=m.handle, v=u.handle, beta1_power=h.beta_1_t,
+        return in_place(
+            tf.raw_ops.ResourceApplyAdaMax, var=p.handle, m=m.handle,
+            v=u.handle, beta1_power=h.beta_1_t,
             lr=h.lr, beta1=h.beta_1, beta2=h.beta_2, epsilon=h.epsilon,
             grad=g, use_locking=False)
 
@@ -1190,17 +1094,19 @@ class CLRNadam(_AdamFamily):
         p_t = p - h.lr * m_t_bar / (K.sqrt(v_t_prime) + self.epsilon)
         return p_t, [m_t, v_t]
 
-    def _kernel(self, h, p, g, m, v):
+    def _kernel(self, in_place, h, p, g, m, v):
         # Adam's kernel, with beta_1**t = beta_2**t = 0 (so that its rate
         # is m_coef), writes m_t and v_t as the rule and takes the m_t
         # term; then the g term, from v_t.
-        adam = tf.raw_ops.ResourceApplyAdam(
-            var=p.handle, m=m.handle, v=v.handle, beta1_power=h.zero,
+        adam = in_place(
+            tf.raw_ops.ResourceApplyAdam, var=p.handle, m=m.handle,
+            v=v.handle, beta1_power=h.zero,
             beta2_power=h.zero, lr=h.m_coef, beta1=h.beta_1, beta2=h.beta_2,
             epsilon=h.epsilon_r, grad=g, use_locking=False)
         with tf.control_dependencies([adam]):
             v_t = v.read_value()
-            return p.assign_sub(h.g_coef * g / (K.sqrt(v_t) + h.epsilon_r))
+            return in_place.assign_sub(
+                p, h.g_coef * g / (K.sqrt(v_t) + h.epsilon_r))
 
     def _state_updates(self, h):
         return [(self.m_schedule, h.m_schedule_new)]

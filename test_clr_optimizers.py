@@ -2059,7 +2059,7 @@ def test_parameter_writes_wait_for_their_gradient_and_readers(cls, kwargs,
     for every op of the forward and backward pass that reads the
     parameter's value: while the backward pass still holds the forward
     pass's snapshot, a write in place first copies the whole parameter (see
-    `_snapshot_readers`; op by op, an assign replaces the buffer). Checked
+    `snapshot_readers`; op by op, an assign replaces the buffer). Checked
     in the graph, so it cannot pass by a lucky schedule."""
     K.clear_session()
     model = Sequential([Dense(5, activation='relu', input_shape=(4,)),
@@ -2093,6 +2093,44 @@ def test_parameter_writes_wait_for_their_gradient_and_readers(cls, kwargs,
             missing = [c.name for c in waits if c not in before]
             assert missing == [], (op.name, missing)
     assert readers_of_hidden >= 2    # dX = dY W^T of the two upper layers
+
+
+WRITES = ('AssignVariableOp', 'AssignSubVariableOp', 'AssignAddVariableOp')
+
+
+@pytest.mark.parametrize('cls,kwargs', [
+    (SGD, dict(momentum=0.9)), (SGD, dict(momentum=0.9, nesterov=True)),
+    (RMSprop, {}), (Adagrad, {}), (Adadelta, {}), (Adam, {}),
+    (Adam, dict(amsgrad=True)), (Adamax, {}), (Nadam, {})],
+    ids=['SGD', 'SGD-nesterov', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam',
+         'Adam-amsgrad', 'Adamax', 'Nadam'])
+def test_kernel_returns_the_op_after_which_its_variables_are_final(cls,
+                                                                   kwargs):
+    """`_kernel`'s contract, which accumulation (skip the update) and
+    averaging (read the final parameter) hook on: every op of the step that
+    writes the parameter or one of its slots is the op `_kernel` returns or
+    one it waits for (RMSprop decays its slot first; Nadam writes the
+    parameter again after Adam's kernel)."""
+    opt = cls(lr=0.01, clr=SEED_CLR, weight_decay=0.1, **kwargs)
+    returned = {}
+    kernel = opt._kernel
+    opt._kernel = lambda in_place, h, p, g, *slots: returned.setdefault(
+        p.name, (kernel(in_place, h, p, g, *slots), slots))[0]
+    model = make_model()
+    model.compile(optimizer=opt, loss='mse')
+    model._make_train_function()
+    assert sorted(returned) == sorted(w.name for w in model.trainable_weights)
+    for p in model.trainable_weights:
+        op, slots = returned[p.name]
+        op = getattr(op, 'op', op)
+        before = _ancestors(op) | {op}
+        for v in (p,) + tuple(slots):
+            writes = [c for c in v.handle.consumers() if
+                      c.type in WRITES or c.type.startswith('ResourceApply')]
+            writes = [w for w in writes if w.name.startswith('training/')
+                      and w is not v.initializer]
+            assert writes, v.name
+            assert [w.name for w in writes if w not in before] == [], v.name
 
 
 def test_fused_must_be_a_bool_and_is_kept_in_config():
@@ -3885,14 +3923,60 @@ def test_only_its_own_unit_names_a_policy():
                     (name, path)        # quoted: code names it so
 
 
-@pytest.mark.structural
-def test_only_public_tensorflow_apis():
+# What a namedtuple offers under leading underscores, publicly.
+NAMEDTUPLE_API = {'_replace', '_fields', '_asdict', '_make'}
+
+
+def foreign_private_attributes(sources):
+    """{name: path} of each `x._name` read in `sources` ({path: text})
+    whose name nothing in them defines (a function, a class, a name, an
+    attribute assigned), nor a namedtuple's public API: a private
+    attribute of TensorFlow's or Keras's objects."""
+    defined, used = set(NAMEDTUPLE_API), {}
+    for path, text in sources.items():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+            elif isinstance(node, ast.Name):
+                defined.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                if isinstance(node.ctx, ast.Store):
+                    defined.add(node.attr)
+                elif node.attr.startswith('_') and not node.attr.endswith(
+                        '__'):
+                    used.setdefault(node.attr, path)
+    return {name: path for name, path in used.items() if name not in defined}
+
+
+def library_sources():
+    sources = {}
     for path in LIBRARY:
         with open(os.path.join(ROOT, path)) as f:
-            text = f.read()
+            sources[path] = f.read()
+    return sources
+
+
+@pytest.mark.structural
+def test_only_public_tensorflow_apis():
+    """No private module path, and no private attribute of anything but
+    the library's own objects."""
+    sources = library_sources()
+    for path, text in sources.items():
         assert 'tensorflow.python' not in text, path
         assert '_make_train_function' not in text, path
+    assert foreign_private_attributes(sources) == {}
 
+
+def test_the_private_attribute_check_catches_a_tensorflow_one():
+    """The line the library had until #28 (TF 1.15 has no public way to add
+    control inputs to a built op) would fail the check above."""
+    sources = library_sources()
+    sources['graph.py'] = sources[os.path.join(
+        '_clr_optimizers', 'graph.py')] + (
+            '\n\ndef wait(ops, readers):\n    for op in ops:\n'
+            '        op._add_control_inputs(readers)\n')
+    assert foreign_private_attributes(sources) == {
+        '_add_control_inputs': 'graph.py'}
 
 @pytest.mark.parametrize('cls', [Adam, Adamax, Nadam],
                          ids=ids([Adam, Adamax, Nadam]))

@@ -7,6 +7,7 @@ here; nothing here imports it. Within the package imports go one way:
     ops      the two sets of ops a schedule is written over (graph, numpy)
     policies one file per schedule policy, and their table
     schedule the `clr` dict validated, the schedule, `clr_schedule`
+    graph    an update's plumbing: shared reads, in-place writes' order
     lr_view  `optimizer.lr` on a schedule, for Keras's LR callbacks
     per_parameter   weight decay, its exclusions, the LR multipliers
     docs     the shared argument docs, written once (from the policies)

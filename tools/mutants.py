@@ -47,6 +47,7 @@ CALLBACKS = os.path.join(PARTS, 'callbacks.py')
 RANGE_TEST = os.path.join(PARTS, 'range_test.py')
 PHASES = os.path.join(PARTS, 'policies', 'phases.py')
 LR_VIEW = os.path.join(PARTS, 'lr_view.py')
+GRAPH = os.path.join(PARTS, 'graph.py')
 PER_PARAMETER = os.path.join(PARTS, 'per_parameter.py')
 # The fast part of the suite: everything except the slow end-to-end runs
 # (the seed's 10,000-update checkpoints, the fresh-process resumes, the
@@ -364,7 +365,7 @@ MUTANTS = [
            'FLUSH = float(FLOAT32.tiny)', path=OPS),
     mutant('writes-before-snapshot-readers', "a parameter's update does "
            "not wait for the ops reading its value (copy-on-write pass, #23)",
-           'readers = _snapshot_readers(params, grads)',
+           'readers = snapshot_readers(params, grads)',
            'readers = [[] for _ in params]'),
     mutant('wd-fused-before-gradient', 'the fused weight decay does not wait '
            'for the gradient (so it can precede the forward read, #21)',
@@ -393,15 +394,12 @@ MUTANTS = [
            """                with tf.control_dependencies([g] + list(readers)):
                     decayed = [p.assign_sub(shrink * p)]
             with tf.control_dependencies(decayed):
-                return [_writing_after(p, readers,
-                                       lambda: self._kernel(h, p, g, *slots))]""",
-           """                kernel = _writing_after(
-                    p, readers, lambda: self._kernel(h, p, g, *slots))
+                return [self._kernel(InPlace(readers), h, p, g, *slots)]""",
+           """                kernel = self._kernel(InPlace(readers), h, p, g, *slots)
                 with tf.control_dependencies([kernel]):
                     return [p.assign_sub(shrink * p)]
             with tf.control_dependencies(decayed):
-                return [_writing_after(p, readers,
-                                       lambda: self._kernel(h, p, g, *slots))]"""),
+                return [self._kernel(InPlace(readers), h, p, g, *slots)]"""),
     mutant('multiplier-pattern-anchored', 'lr_multipliers patterns match at '
            'the start of the name only (re.match)',
            'if re.search(pattern, name)]', 'if re.match(pattern, name)]',
@@ -430,8 +428,9 @@ MUTANTS = [
            'new_a = h.rho * a + h.one_minus_rho * K.square(g)',
            'new_a = h.rho * a + h.one_minus_rho * K.abs(g)'),
     mutant('adagrad-fused-epsilon', 'the fused Adagrad kernel gets 10x '
-           'epsilon', 'accum=a.handle, lr=h.lr, epsilon=h.epsilon, grad=g,',
-           'accum=a.handle, lr=h.lr, epsilon=h.epsilon * 10, grad=g,'),
+           'epsilon', '            lr=h.lr, epsilon=h.epsilon, grad=g, '
+           'use_locking=False)', '            lr=h.lr, epsilon=h.epsilon * 10, '
+           'grad=g, use_locking=False)'),
     mutant('rmsprop-fused-no-decay', "RMSprop's fused route does not decay "
            'the accumulator', 'decayed = K.update(a, h.rho * a)',
            'decayed = K.update(a, a)'),
@@ -440,8 +439,8 @@ MUTANTS = [
            'lr_over_s, epsilon = step.lr / s, K.constant(self.epsilon)',
            'lr_over_s, epsilon = step.lr, K.constant(self.epsilon)'),
     mutant('adadelta-fused-epsilon', "Adadelta's kernel gets 10x epsilon",
-           'rho=self.rho, epsilon=h.epsilon, grad=g,',
-           'rho=self.rho, epsilon=h.epsilon * 10, grad=g,'),
+           'rho=self.rho,\n            epsilon=h.epsilon, grad=g,',
+           'rho=self.rho,\n            epsilon=h.epsilon * 10, grad=g,'),
     mutant('adam-fused-beta-powers', "Adam's kernel gets beta_1**t and "
            'beta_2**t swapped',
            'v=v.handle, beta1_power=h.beta_1_t,\n'
@@ -464,7 +463,7 @@ MUTANTS = [
            'use_nesterov=self.nesterov', 'use_nesterov=False'),
     mutant('fused-never', 'the fused kernels are never used (slow)',
            'return (fused and isinstance(grad, tf.Tensor) and',
-           'return (False and isinstance(grad, tf.Tensor) and'),
+           'return (False and isinstance(grad, tf.Tensor) and', path=GRAPH),
     mutant('adadelta-old-accumulator', 'Adadelta divides by the old '
            'accumulator',
            'update = g * K.sqrt(d_a + self.epsilon) / K.sqrt(new_a + '
@@ -519,7 +518,7 @@ MUTANTS = [
     mutant('state-guard-off', 'a rebuilt optimizer never asserts that its '
            'state was loaded',
            'if not self.expected:\n            return None',
-           'if True:\n            return None'),
+           'if True:\n            return None', path=GRAPH),
     mutant('config-cycle-counter', 'get_config reports iterations as the '
            'cycle counter',
            "config['cycle_iterations'] = float(\n"
