@@ -44,7 +44,6 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
-import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -55,18 +54,19 @@ from keras.utils.generic_utils import CustomObjectScope
 from keras.utils.generic_utils import get_custom_objects
 
 from _clr_optimizers.callbacks import AtomicModelCheckpoint, LRLogger
-from _clr_optimizers.checks import STATE_KEYS, number, validate_state
+from _clr_optimizers.checks import (STATE_KEYS, non_negative, number,
+                                    validate_state)
 from _clr_optimizers.docs import document, fill, policies_text
 from _clr_optimizers.graph import (InPlace, LoadGuard, fusable, is_resource,
                                    read as _read, snapshot_readers)
-from _clr_optimizers.lr_view import ScheduledRate
+from _clr_optimizers.schedule_state import ScheduleState
 from _clr_optimizers.ops import GraphOps
 from _clr_optimizers.per_parameter import PerParameter
 from _clr_optimizers.plots import plot_schedule
 from _clr_optimizers.policies import register_scale_fn
 from _clr_optimizers.range_test import LRRangeTestResult, lr_range_test
-from _clr_optimizers.schedule import (check_decay, clr_schedule, policy_of,
-                                      schedule, validate_clr)
+from _clr_optimizers.schedule import (check_decay, clr_schedule, schedule,
+                                      validate_clr)
 
 __doc__ = __doc__.replace('{policies}', policies_text())
 __version__ = '0.3.0'
@@ -94,8 +94,9 @@ _Step = collections.namedtuple('_Step', 'k lr momentum cycling_momentum reads')
 
 
 class _CLROptimizer(keras_optimizers.Optimizer):
-    """The shared part of the seven: state, validation, the schedule, the
-    loop over the parameters, step ordering and config.
+    """The shared part of the seven: their arguments and variables, the loop
+    over the parameters, step ordering and config; the schedule's state is
+    a `ScheduleState` (`_clr_optimizers/schedule_state.py`).
 
     A subclass states its update rule and nothing else:
         `_slot_names()`: the per-parameter slots;
@@ -133,19 +134,40 @@ class _CLROptimizer(keras_optimizers.Optimizer):
             kwargs.pop('weight_decay_exclude', ()),
             kwargs.pop('lr_multipliers', None))
         super(_CLROptimizer, self).__init__(**kwargs)
-        self._spec = self._validate(learning_rate, clr, momentum, state)
-        self._policy = self._clr = None
-        if clr is not None:
-            self._policy = policy_of(self._spec)
-            self._clr = self._policy.kept(dict(clr), self._spec)
+        spec = self._validate(learning_rate, clr, momentum, state)
         self._guard = LoadGuard(state.get('iterations', 0) > 0)
-        self._make_variables(learning_rate, momentum, state)
+        with K.name_scope(type(self).__name__):
+            self.iterations = K.variable(int(state.get('iterations', 0)),
+                                         dtype='int64', name='iterations')
+            self.learning_rate = K.variable(learning_rate,
+                                            name='learning_rate')
+            self.decay = K.variable(self.initial_decay, name='decay')
+            self.current_lr = K.variable(state.get('current_lr', 0.),
+                                         name='current_lr')
+            self._schedule_state = None if spec is None else ScheduleState(
+                clr, spec, type(self).__name__, self.momentum_argument, self,
+                state)
+            # a momentum that `clr` cycles has no variable of its own: the
+            # schedule computes it (and Horovod's momentum correction, which
+            # writes `optimizer.momentum` where it exists, leaves it alone)
+            if momentum is not None and not self.cycles_momentum:
+                setattr(self, self.momentum_argument,
+                        K.variable(momentum, name=self.momentum_argument))
+        # saved with the model ahead of the slots, in this order
+        self._state_weights = [self.iterations, self.learning_rate,
+                               self.current_lr]
+        if self._schedule_state is not None:
+            self._state_weights += self._schedule_state.weights
+            self.cycle_iterations = self._schedule_state.cycle_iterations
+            self.lr_scale = self._schedule_state.lr_scale
+            if self.cycles_momentum:
+                self.current_momentum = self._schedule_state.current_momentum
 
     def _validate(self, learning_rate, clr, momentum, state):
         """Validates the arguments; returns the policy's spec (or None)."""
         validate_state(state)
-        lr = number('learning_rate', learning_rate, '>= 0', lambda v: v >= 0)
-        number('decay', self.initial_decay, '>= 0', lambda v: v >= 0)
+        lr = non_negative('learning_rate', learning_rate)
+        non_negative('decay', self.initial_decay)
         if momentum is not None:
             number(self.momentum_argument, momentum, *self._momentum_allowed)
         spec = None if clr is None else validate_clr(
@@ -158,75 +180,24 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                 'drive %s; leave %s at its default (%r).'
                 % ((self.momentum_argument, momentum) +
                    (self.momentum_argument,) * 2 + (self._momentum_default,)))
-        if 'cycle_iterations' in state and spec is None:
-            raise ValueError('cycle_iterations=%r is state of a cyclical '
-                             'learning rate, but clr is None.'
-                             % (state['cycle_iterations'],))
-        for key in ('lr_scale', 'lr_written', 'lr_scale_before'):
-            if key in state and spec is None:
-                raise ValueError('%s=%r is state of the factor on a schedule '
-                                 '(see `lr`), but clr is None.'
-                                 % (key, state[key]))
-        if 'current_momentum' in state and not cycles:
-            raise ValueError('current_momentum=%r is state of a cyclical '
-                             'momentum, but clr has no base_momentum and '
-                             'max_momentum.' % (state['current_momentum'],))
+        scaled = 'the factor on a schedule (see `lr`)'
+        for key, of, needed in (
+                ('cycle_iterations', 'a cyclical learning rate', 'clr'),
+                ('lr_scale', scaled, 'clr'), ('lr_written', scaled, 'clr'),
+                ('lr_scale_before', scaled, 'clr'),
+                ('current_momentum', 'a cyclical momentum', 'momentum')):
+            if key in state and not (cycles if needed == 'momentum' else
+                                     spec is not None):
+                raise ValueError('%s=%r is state of %s, but %s.' % (
+                    key, state[key], of, 'clr is None' if spec is None else
+                    'clr has no base_momentum and max_momentum'))
         return spec
-
-    def _make_variables(self, learning_rate, momentum, state):
-        """The optimizer's variables. `_state_weights` are those saved with
-        the model ahead of the slots, in this order."""
-        iterations = int(state.get('iterations', 0))
-        with K.name_scope(type(self).__name__):
-            self.iterations = K.variable(iterations, dtype='int64',
-                                         name='iterations')
-            self.learning_rate = K.variable(learning_rate,
-                                            name='learning_rate')
-            self.decay = K.variable(self.initial_decay, name='decay')
-            self.current_lr = K.variable(state.get('current_lr', 0.),
-                                         name='current_lr')
-            self._state_weights = [self.iterations, self.learning_rate,
-                                   self.current_lr]
-            self._policy_state = collections.OrderedDict()
-            if self._spec is not None:
-                self._make_schedule_variables(iterations, state)
-            if momentum is not None:
-                setattr(self, self.momentum_argument,
-                        K.variable(momentum, name=self.momentum_argument))
-
-    def _make_schedule_variables(self, iterations, state):
-        """The cycle counter, the policy's state and the cycling momentum."""
-        self.cycle_iterations = K.variable(
-            int(state.get('cycle_iterations', iterations)), dtype='int64',
-            name='cycle_iterations')
-        values = self._policy.state(self._spec)
-        for name, value in values:
-            self._policy_state[name] = K.variable(value, name=name)
-        # the policy state the spec stands for (see `_sync`)
-        self._in_sync = tuple(float(value) for _, value in values)
-        self._state_weights.append(self.cycle_iterations)
-        self._state_weights += list(self._policy_state.values())
-        # Keras's LR callbacks' factor on the schedule (see `lr`): in the
-        # config, not a weight, so 0.3.0's files load unchanged
-        self.lr_scale = K.variable(state.get('lr_scale', 1.), dtype='float64',
-                                   name='lr_scale')
-        pending = None
-        if 'lr_written' in state:
-            pending = (state['lr_written'], state['lr_scale_before'])
-        self._lr_view = ScheduledRate(
-            self.iterations, self.current_lr, self.lr_scale,
-            self._first_lr, pending)
-        if self.cycles_momentum:
-            self.current_momentum = K.variable(
-                state.get('current_momentum', 0.), name='current_momentum')
-            self._state_weights.append(self.current_momentum)
 
     @property
     def cycles_momentum(self):
         """Whether `clr` drives the momentum (`current_momentum` exists)."""
-        return self._spec is not None and self._spec.base_momentum is not None
-
-    # -- the schedule's state: the variables are the truth -----------------
+        state = getattr(self, '_schedule_state', None)
+        return state is not None and state.current_momentum is not None
 
     @property
     def clr(self):
@@ -234,24 +205,8 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         constructor's, with the values that the schedule's variables hold
         now, after `reset_cycle`, `set_weights` or a direct assign (as
         Horovod's broadcast makes)."""
-        self._sync()
-        return None if self._clr is None else dict(self._clr)
-
-    def _sync(self):
-        """Rebuilds the `clr` dict and the spec from the schedule's
-        variables when they hold other values than the spec stands for."""
-        if self._spec is None:
-            return
-        values = tuple(float(v) for v in K.batch_get_value(
-            list(self._policy_state.values())))
-        if values == self._in_sync:
-            return
-        clr = self._policy.saved(dict(self._clr),
-                                 dict(zip(self._policy_state, values)))
-        self._spec = validate_clr(clr, float(K.get_value(self.learning_rate)),
-                                  self.momentum_argument, type(self).__name__)
-        self._clr = self._policy.kept(clr, self._spec)
-        self._in_sync = values
+        state = self._schedule_state
+        return None if state is None else state.current()[1]
 
     # -- the update step ---------------------------------------------------
 
@@ -356,7 +311,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
             deps.append(guard)
         k = K.cast(self.iterations, 'float32')
         c = None
-        if self._spec is not None:
+        if self._schedule_state is not None:
             c = K.cast(self.cycle_iterations, 'float32')
         reads = [] if c is None else [c]
         if self.initial_decay > 0 or self._reads_step_count:
@@ -372,13 +327,18 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         counters read as float32, at the factor `scale` (default
         `lr_scale`'s value)."""
         decay = self.decay if self.initial_decay > 0 else None
-        if scale is None and self._spec is not None:
+        state = self._schedule_state
+        if state is None:
+            return schedule(ops, k, c, _read(self.learning_rate), decay,
+                            None, {})
+        if scale is None:
             scale = _read(self.lr_scale)
-        return schedule(ops, k, c, _read(self.learning_rate), decay,
-                        self._spec, self._policy_state, scale)
+        return state.schedule(ops, k, c, _read(self.learning_rate), decay,
+                              scale)
 
-    def _first_lr(self, scale):
-        """The LR the next update would use at the factor `scale`."""
+    def _next_lr(self, scale):
+        """The LR the next update would use at the factor `scale` on the
+        schedule (float64 tensor): a float32 tensor."""
         return self._schedule(GraphOps(), K.cast(self.iterations, 'float32'),
                               K.cast(self.cycle_iterations, 'float32'),
                               scale)[0]
@@ -394,7 +354,8 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         before any), and writing v makes every later LR the schedule times
         the factor in force at that update times v / that LR (`lr_scale`),
         keeping the schedule's shape and the momentum."""
-        return self.learning_rate if self._spec is None else self._lr_view
+        state = self._schedule_state
+        return self.learning_rate if state is None else state.view
 
     def warn_past_end(self, planned):
         """Warns, once per optimizer, when `planned` more updates would run
@@ -405,24 +366,8 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         # Returns
             The number of planned updates past the end (0 when none).
         """
-        end = None if self._spec is None else self._policy.length(self._spec)
-        if end is None:
-            return 0
-        done = int(K.get_value(self.cycle_iterations))
-        over = int(done + planned - end)
-        if over > 0 and not getattr(self, '_warned_past_end', False):
-            self._warned_past_end = True
-            last = clr_schedule([end], float(K.get_value(self.learning_rate)),
-                                self.clr, lr_scale=float(K.get_value(
-                                    self.lr_scale)))[0]
-            warnings.warn(
-                '%s: its %r schedule ends after %d updates and %d are done; '
-                'the %d updates planned run %d past its end, all at its '
-                'final learning rate %.3g. Lengthen the schedule, or fit '
-                'fewer epochs.' % (type(self).__name__, self._spec.policy,
-                                   end, done, planned, over, last),
-                UserWarning, stacklevel=2)
-        return max(over, 0)
+        state = self._schedule_state
+        return 0 if state is None else state.warn_past_end(planned)
 
     def _end_update(self, step, updates, state_updates=()):
         """Appends the counter increments (after the counter reads), the
@@ -440,7 +385,7 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         # parallel with the rest of the step.
         with tf.control_dependencies(step.reads):
             last = [K.update_add(self.iterations, 1)]
-            if self._spec is not None:
+            if self._schedule_state is not None:
                 last.append(K.update_add(self.cycle_iterations, 1))
         last.append(K.update(self.current_lr, step.lr))
         if step.cycling_momentum is not None:
@@ -485,62 +430,12 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                 is), by policy:
                 {resettable}.
         """
-        if self._spec is None:
+        if self._schedule_state is None:
             raise ValueError('reset_cycle needs a cyclical learning rate; this '
                              '%s was built with clr=None.' % type(self).__name__)
-        clr = self.clr          # the state in force
-        changes = self._changes(args, changes)
-        for key in sorted(changes):
-            self._check_resettable(key, changes[key])
-        self._policy.check_reset(self._spec, changes)
-        clr.update(changes)
-        base = float(K.get_value(self.learning_rate)) if lr is None else lr
-        try:        # errors name the call's arguments, as the user gave them
-            base = number('lr', base, '>= 0', lambda v: v >= 0)
-            spec = validate_clr(clr, base, self.momentum_argument,
-                                type(self).__name__)
-        except (TypeError, ValueError) as e:
-            given = ([] if lr is None else [('lr', lr)]) + sorted(
-                changes.items())
-            raise type(e)('reset_cycle(%s): %s' % (', '.join(
-                '%s=%r' % pair for pair in given), e))
-        values = self._policy.state(spec)
-        pairs = [(self.cycle_iterations, 0), (self.lr_scale, 1.)]
-        pairs += self._lr_view.forget()
-        pairs += [(self._policy_state[name], value) for name, value in values]
-        if lr is not None:
-            pairs.append((self.learning_rate, base))
-        K.batch_set_value(pairs)
-        self._clr, self._spec = self._policy.kept(clr, spec), spec
-        self._in_sync = tuple(float(value) for _, value in values)
+        self._schedule_state.reset(lr, args, changes)
 
     reset_cycle.__doc__ = fill(reset_cycle.__doc__)
-
-    def _changes(self, args, changes):
-        """The keys reset_cycle changes: positional values in the order of
-        the policy's `resettable`, then the keywords; Nones dropped."""
-        names = self._policy.resettable
-        if len(args) > len(names):
-            raise TypeError('reset_cycle takes lr and at most %d more values '
-                            'for clr policy %r (%s); got %d.'
-                            % (len(names), self._policy.name,
-                               ', '.join(names), 1 + len(args)))
-        for key, value in zip(names, args):
-            if key in changes:
-                raise TypeError('reset_cycle got two values for %s: %r and '
-                                '%r.' % (key, value, changes[key]))
-            changes[key] = value
-        return {k: v for k, v in changes.items() if v is not None}
-
-    def _check_resettable(self, key, value):
-        policy = self._policy
-        if key not in policy.resettable:
-            raise ValueError(
-                'reset_cycle(%s=%r): clr policy %r has no %s that it can '
-                'change (it can change: %s; its keys: %s).'
-                % (key, value, policy.name, key,
-                   ', '.join(('lr',) + policy.resettable),
-                   ', '.join(policy.all_keys)))
 
     # -- weights and config --------------------------------------------------
 
@@ -568,7 +463,6 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                        np.shape(w)))
         self._validate_saved_state(zip(params, weights))
         K.batch_set_value(list(zip(params, weights)) + self._guard.mark_loaded())
-        self._sync()
 
     def _validate_saved_state(self, pairs):
         """Validates restored counters and bounds like the constructor's
@@ -578,19 +472,16 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         saved = lambda variable: values[id(variable)]  # noqa: E731
         state = {'iterations': saved(self.iterations),
                  'current_lr': saved(self.current_lr)}
-        if self._spec is not None:
+        schedule_state = self._schedule_state
+        if schedule_state is not None:
             state['cycle_iterations'] = saved(self.cycle_iterations)
         if self.cycles_momentum:
             state['current_momentum'] = saved(self.current_momentum)
         try:
             validate_state(state)
-            lr = number('learning_rate', saved(self.learning_rate), '>= 0',
-                        lambda v: v >= 0)
-            if self._spec is not None:
-                clr = self._policy.saved(dict(self._clr), {
-                    name: saved(v) for name, v in self._policy_state.items()})
-                validate_clr(clr, lr, self.momentum_argument,
-                             type(self).__name__)
+            lr = non_negative('learning_rate', saved(self.learning_rate))
+            if schedule_state is not None:
+                schedule_state.check_saved(saved, lr)
         except (TypeError, ValueError) as e:
             raise OptimizerStateError('%s: saved optimizer state is not '
                                       'valid: %s' % (type(self).__name__, e))
@@ -603,19 +494,12 @@ class _CLROptimizer(keras_optimizers.Optimizer):
         if self.momentum_argument is not None and not self.cycles_momentum:
             config[self.momentum_argument] = float(
                 K.get_value(getattr(self, self.momentum_argument)))
-        clr = self.clr
-        config['clr'] = None if clr is None else self._policy.config(clr)
+        config['clr'] = None
         config['iterations'] = float(K.get_value(self.iterations))
-        if self._spec is not None:
-            config['cycle_iterations'] = float(
-                K.get_value(self.cycle_iterations))
-            config['lr_scale'] = float(K.get_value(self.lr_scale))
-            config.update(self._lr_view.config())
+        if self._schedule_state is not None:
+            config.update(self._schedule_state.config())
         config['current_lr'] = float(K.get_value(self.current_lr))
         config['fused'] = self.fused
-        if self.cycles_momentum:
-            config['current_momentum'] = float(
-                K.get_value(self.current_momentum))
         return config
 
     @classmethod

@@ -43,6 +43,11 @@ def number(where, value, allowed, test):
     return value_
 
 
+def non_negative(where, value, allowed='>= 0'):
+    """A number >= 0 (see `number`); `allowed` says so, with any reason."""
+    return number(where, value, allowed, lambda v: v >= 0)
+
+
 def steps(where, value, allowed):
     """A length in updates: at least one, since the schedule is evaluated
     at whole updates (a shorter step would freeze or skip the cycle)."""

@@ -48,6 +48,7 @@ RANGE_TEST = os.path.join(PARTS, 'range_test.py')
 PHASES = os.path.join(PARTS, 'policies', 'phases.py')
 LR_VIEW = os.path.join(PARTS, 'lr_view.py')
 GRAPH = os.path.join(PARTS, 'graph.py')
+SCHEDULE_STATE = os.path.join(PARTS, 'schedule_state.py')
 PER_PARAMETER = os.path.join(PARTS, 'per_parameter.py')
 # The fast part of the suite: everything except the slow end-to-end runs
 # (the seed's 10,000-update checkpoints, the fresh-process resumes, the
@@ -253,7 +254,8 @@ MUTANTS = [
     mutant('reset-keeps-counter', 'reset_cycle does not restart the counter',
            'pairs = [(self.cycle_iterations, 0), (self.lr_scale, 1.)]',
            'pairs = [(self.cycle_iterations,'
-           ' K.get_value(self.cycle_iterations)), (self.lr_scale, 1.)]'),
+           ' K.get_value(self.cycle_iterations)), (self.lr_scale, 1.)]',
+           path=SCHEDULE_STATE),
     mutant('one-cycle-no-hold', 'one-cycle extrapolates after total_steps',
            'rest = ops.minimum(ops.maximum((end - t) * inv, ops.const(0.)),',
            'rest = ops.minimum(ops.maximum((end - t) * inv, ops.const(-9.)),',
@@ -355,10 +357,10 @@ MUTANTS = [
            '            return {}\n', '        return {}\n', path=LR_VIEW),
     mutant('scale-not-reset', 'reset_cycle keeps the callbacks\' factor',
            'pairs = [(self.cycle_iterations, 0), (self.lr_scale, 1.)]',
-           'pairs = [(self.cycle_iterations, 0)]'),
+           'pairs = [(self.cycle_iterations, 0)]', path=SCHEDULE_STATE),
     mutant('scale-not-saved', 'get_config reports lr_scale 1',
-           "config['lr_scale'] = float(K.get_value(self.lr_scale))",
-           "config['lr_scale'] = 1."),
+           "'lr_scale': float(K.get_value(self.lr_scale))}",
+           "'lr_scale': 1.}", path=SCHEDULE_STATE),
     mutant('narrow-flush-threshold', "the mirror flushes below float32's "
            'smallest normal, where x86 rounds up to it first',
            'FLUSH = float(FLOAT32.tiny) * (1. - 2. ** -25)',
@@ -513,18 +515,19 @@ MUTANTS = [
            path=CHECKS),
     mutant('state-not-synced', 'get_config and reset_cycle keep the '
            "constructor's clr after the variables changed",
-           '        if values == self._in_sync:\n            return',
-           '        if True:\n            return'),
+           '        if self._read_back is None or self._read_back[0] != values:',
+           '        if self._read_back is None:', path=SCHEDULE_STATE),
     mutant('state-guard-off', 'a rebuilt optimizer never asserts that its '
            'state was loaded',
            'if not self.expected:\n            return None',
            'if True:\n            return None', path=GRAPH),
     mutant('config-cycle-counter', 'get_config reports iterations as the '
            'cycle counter',
-           "config['cycle_iterations'] = float(\n"
-           "                K.get_value(self.cycle_iterations))",
-           "config['cycle_iterations'] = float(\n"
-           "                K.get_value(self.iterations))"),
+           "'cycle_iterations': float(K.get_value(\n"
+           "                      self.cycle_iterations)),",
+           "'cycle_iterations': float(K.get_value(\n"
+           "                      self.view._iterations)),",
+           path=SCHEDULE_STATE),
     mutant('logger-momentum-is-lr', 'LRLogger logs the LR as momentum',
            "self._tensors['momentum'] = optimizer.current_momentum",
            "self._tensors['momentum'] = optimizer.current_lr",
@@ -537,7 +540,7 @@ MUTANTS = [
            'says nothing',
            "        if over > 0 and not getattr(self, '_warned_past_end', "
            "False):",
-           "        if False:"),
+           "        if False:", path=SCHEDULE_STATE),
     mutant('checkpoint-mode-0600', "AtomicModelCheckpoint's files keep "
            "mkstemp's mode 0600",
            '            os.chmod(tmp, 0o666 & ~_umask())\n', '',

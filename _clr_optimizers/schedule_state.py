@@ -1,0 +1,196 @@
+"""An optimizer's schedule as one object: its policy, the `clr` dict and its
+spec, the variables the graph reads, `optimizer.lr`'s view, `reset_cycle`
+and the checks of a restored state."""
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import warnings
+
+from keras import backend as K
+
+from .checks import non_negative
+from .lr_view import ScheduledRate
+from .schedule import clr_schedule, policy_of, schedule, validate_clr
+
+
+class ScheduleState(object):
+    """The schedule of an optimizer built with a `clr` dict.
+
+    The variables are the truth: the graph reads them, and `reset`,
+    `set_weights` and a direct assign (as Horovod's broadcast makes) change
+    them. `current()` reads them back; everything else asks it.
+
+    # Arguments
+        clr, spec: the user's dict and its validation.
+        owner: the optimizer's class name, for messages.
+        momentum_argument: what a cycling momentum drives, or None.
+        optimizer: its `iterations`, `learning_rate` and `current_lr`
+            variables, and `_next_lr(scale)` (see `ScheduledRate`).
+        state: the saved state a config carries (`checks.STATE_KEYS`).
+    """
+
+    def __init__(self, clr, spec, owner, momentum_argument, optimizer, state):
+        self.policy = policy_of(spec)
+        self._owner, self._momentum_argument = owner, momentum_argument
+        self._learning_rate = optimizer.learning_rate
+        self._given = (self.policy.kept(dict(clr), spec), spec)
+        self._read_back = None      # (variables' values, (spec, clr))
+        self.cycle_iterations = K.variable(
+            int(state.get('cycle_iterations', state.get('iterations', 0))),
+            dtype='int64', name='cycle_iterations')
+        self.variables = collections.OrderedDict(
+            (name, K.variable(value, name=name))
+            for name, value in self.policy.state(spec))
+        # Keras's LR callbacks' factor on the schedule (see `view`): in the
+        # config, not a weight, so 0.3.0's files load unchanged
+        self.lr_scale = K.variable(state.get('lr_scale', 1.), dtype='float64',
+                                   name='lr_scale')
+        self.current_momentum = None
+        if spec.base_momentum is not None:
+            self.current_momentum = K.variable(
+                state.get('current_momentum', 0.), name='current_momentum')
+        pending = None
+        if 'lr_written' in state:
+            pending = (state['lr_written'], state['lr_scale_before'])
+        self.view = ScheduledRate(optimizer.iterations, optimizer.current_lr,
+                                  self.lr_scale, optimizer._next_lr, pending)
+
+    @property
+    def weights(self):
+        """The variables saved with the model, in this order."""
+        return [self.cycle_iterations] + list(self.variables.values()) + (
+            [] if self.current_momentum is None else [self.current_momentum])
+
+    # -- the truth -----------------------------------------------------------
+
+    def current(self):
+        """(spec, clr dict) that the variables hold now."""
+        values = tuple(float(v) for v in K.batch_get_value(
+            list(self.variables.values())))
+        if self._read_back is None or self._read_back[0] != values:
+            self._read_back = (values, self._stands_for(dict(zip(
+                self.variables, values)), K.get_value(self._learning_rate)))
+        spec, clr = self._read_back[1]
+        return spec, dict(clr)
+
+    def _stands_for(self, values, lr):
+        """(spec, clr) of the given dict (the constructor's or the last
+        reset's) with the policy's state `values` (name -> float)."""
+        clr, spec = self._given
+        if [values[name] for name, _ in self.policy.state(spec)] == [
+                float(value) for _, value in self.policy.state(spec)]:
+            return spec, clr
+        clr = self.policy.saved(dict(clr), values)
+        spec = validate_clr(clr, float(lr), self._momentum_argument,
+                            self._owner)
+        return spec, self.policy.kept(clr, spec)
+
+    def schedule(self, ops, k, c, lr, decay, scale):
+        """(lr, cycling momentum) of the update at the counters k and c
+        (float32), from the optimizer's lr and decay (None without), at the
+        factor `scale` on the schedule: `schedule.schedule` with the spec
+        and the variables in force."""
+        return schedule(ops, k, c, lr, decay, self.current()[0],
+                        self.variables, scale)
+
+    # -- what the optimizer reports and checks ---------------------------------
+
+    def config(self):
+        """The state's entries of the optimizer's config."""
+        spec, clr = self.current()
+        config = {'clr': self.policy.config(clr),
+                  'cycle_iterations': float(K.get_value(
+                      self.cycle_iterations)),
+                  'lr_scale': float(K.get_value(self.lr_scale))}
+        config.update(self.view.config())
+        if self.current_momentum is not None:
+            config['current_momentum'] = float(K.get_value(
+                self.current_momentum))
+        return config
+
+    def check_saved(self, saved, lr):
+        """Validates the policy's state in `saved` (variable -> value) as
+        the constructor validates `clr`, for base rate `lr`."""
+        clr = self.policy.saved(dict(self._given[0]), {
+            name: saved(v) for name, v in self.variables.items()})
+        validate_clr(clr, lr, self._momentum_argument, self._owner)
+
+    def warn_past_end(self, planned):
+        """See `_CLROptimizer.warn_past_end`."""
+        spec, clr = self.current()
+        end = self.policy.length(spec)
+        if end is None:
+            return 0
+        done = int(K.get_value(self.cycle_iterations))
+        over = int(done + planned - end)
+        if over > 0 and not getattr(self, '_warned_past_end', False):
+            self._warned_past_end = True
+            last = clr_schedule([end], float(K.get_value(self._learning_rate)),
+                                clr, lr_scale=float(K.get_value(
+                                    self.lr_scale)))[0]
+            warnings.warn(
+                '%s: its %r schedule ends after %d updates and %d are done; '
+                'the %d updates planned run %d past its end, all at its '
+                'final learning rate %.3g. Lengthen the schedule, or fit '
+                'fewer epochs.' % (self._owner, spec.policy, end, done,
+                                   planned, over, last),
+                UserWarning, stacklevel=3)
+        return max(over, 0)
+
+    # -- restarting ------------------------------------------------------------
+
+    def reset(self, lr, args, changes):
+        """`reset_cycle(lr, *args, **changes)`: see the optimizer's."""
+        spec, clr = self.current()
+        changes = self._changes(args, changes)
+        for key in sorted(changes):
+            self._check_resettable(key, changes[key])
+        self.policy.check_reset(spec, changes)
+        clr.update(changes)
+        base = float(K.get_value(self._learning_rate)) if lr is None else lr
+        try:        # errors name the call's arguments, as the user gave them
+            base = non_negative('lr', base)
+            spec = validate_clr(clr, base, self._momentum_argument,
+                                self._owner)
+        except (TypeError, ValueError) as e:
+            given = ([] if lr is None else [('lr', lr)]) + sorted(
+                changes.items())
+            raise type(e)('reset_cycle(%s): %s' % (', '.join(
+                '%s=%r' % pair for pair in given), e))
+        pairs = [(self.cycle_iterations, 0), (self.lr_scale, 1.)]
+        pairs += self.view.forget()
+        pairs += [(self.variables[name], value)
+                  for name, value in self.policy.state(spec)]
+        if lr is not None:
+            pairs.append((self._learning_rate, base))
+        K.batch_set_value(pairs)
+        self._given = (self.policy.kept(clr, spec), spec)
+        self._read_back = None
+
+    def _changes(self, args, changes):
+        """The keys reset_cycle changes: positional values in the order of
+        the policy's `resettable`, then the keywords; Nones dropped."""
+        names = self.policy.resettable
+        if len(args) > len(names):
+            raise TypeError('reset_cycle takes lr and at most %d more values '
+                            'for clr policy %r (%s); got %d.'
+                            % (len(names), self.policy.name,
+                               ', '.join(names), 1 + len(args)))
+        for key, value in zip(names, args):
+            if key in changes:
+                raise TypeError('reset_cycle got two values for %s: %r and '
+                                '%r.' % (key, value, changes[key]))
+            changes[key] = value
+        return {k: v for k, v in changes.items() if v is not None}
+
+    def _check_resettable(self, key, value):
+        policy = self.policy
+        if key not in policy.resettable:
+            raise ValueError(
+                'reset_cycle(%s=%r): clr policy %r has no %s that it can '
+                'change (it can change: %s; its keys: %s).'
+                % (key, value, policy.name, key,
+                   ', '.join(('lr',) + policy.resettable),
+                   ', '.join(policy.all_keys)))
