@@ -45,28 +45,25 @@ from __future__ import print_function
 
 import collections
 
-import numpy as np
 import tensorflow as tf
 from keras import backend as K
 from keras import optimizers as keras_optimizers
 from keras.legacy import interfaces
-from keras.utils.generic_utils import CustomObjectScope
 from keras.utils.generic_utils import get_custom_objects
 
 from _clr_optimizers.callbacks import AtomicModelCheckpoint, LRLogger
-from _clr_optimizers.checks import (STATE_KEYS, non_negative, number,
-                                    validate_state)
-from _clr_optimizers.docs import document, fill, policies_text
+from _clr_optimizers.checks import STATE_KEYS, non_negative, number
+from _clr_optimizers.docs import document, policies_text
 from _clr_optimizers.graph import (InPlace, LoadGuard, fusable, is_resource,
                                    read as _read, snapshot_readers)
-from _clr_optimizers.schedule_state import ScheduleState
 from _clr_optimizers.ops import GraphOps
 from _clr_optimizers.per_parameter import PerParameter
+from _clr_optimizers.persistence import OptimizerStateError, Persistent
 from _clr_optimizers.plots import plot_schedule
 from _clr_optimizers.policies import register_scale_fn
 from _clr_optimizers.range_test import LRRangeTestResult, lr_range_test
-from _clr_optimizers.schedule import (check_decay, clr_schedule, schedule,
-                                      validate_clr)
+from _clr_optimizers.schedule import clr_schedule
+from _clr_optimizers.schedule_state import Scheduled, ScheduleState, validate
 
 __doc__ = __doc__.replace('{policies}', policies_text())
 __version__ = '0.3.0'
@@ -77,15 +74,6 @@ __all__ = ['SGD', 'RMSprop', 'Adagrad', 'Adadelta', 'Adam', 'Adamax', 'Nadam',
            'lr_range_test', 'LRRangeTestResult', 'plot_schedule']
 
 
-class OptimizerStateError(Exception):
-    """The optimizer state given to `set_weights` does not fit the optimizer.
-
-    Deliberately not a `ValueError`: Keras's `load_model` catches
-    `ValueError` from `set_weights` and silently continues with a freshly
-    initialized optimizer, which would restart the schedule.
-    """
-
-
 # What one update computed before its rule runs: k (float32, updates already
 # applied), this update's learning rate and momentum (None for optimizers
 # without one), the cycling momentum to record (or None), and the counter
@@ -93,7 +81,7 @@ class OptimizerStateError(Exception):
 _Step = collections.namedtuple('_Step', 'k lr momentum cycling_momentum reads')
 
 
-class _CLROptimizer(keras_optimizers.Optimizer):
+class _CLROptimizer(Scheduled, Persistent, keras_optimizers.Optimizer):
     """The shared part of the seven: their arguments and variables, the loop
     over the parameters, step ordering and config; the schedule's state is
     a `ScheduleState` (`_clr_optimizers/schedule_state.py`).
@@ -134,7 +122,8 @@ class _CLROptimizer(keras_optimizers.Optimizer):
             kwargs.pop('weight_decay_exclude', ()),
             kwargs.pop('lr_multipliers', None))
         super(_CLROptimizer, self).__init__(**kwargs)
-        spec = self._validate(learning_rate, clr, momentum, state)
+        spec = validate(type(self), learning_rate, self.initial_decay, clr,
+                        momentum, state)
         self._guard = LoadGuard(state.get('iterations', 0) > 0)
         with K.name_scope(type(self).__name__):
             self.iterations = K.variable(int(state.get('iterations', 0)),
@@ -162,51 +151,6 @@ class _CLROptimizer(keras_optimizers.Optimizer):
             self.lr_scale = self._schedule_state.lr_scale
             if self.cycles_momentum:
                 self.current_momentum = self._schedule_state.current_momentum
-
-    def _validate(self, learning_rate, clr, momentum, state):
-        """Validates the arguments; returns the policy's spec (or None)."""
-        validate_state(state)
-        lr = non_negative('learning_rate', learning_rate)
-        non_negative('decay', self.initial_decay)
-        if momentum is not None:
-            number(self.momentum_argument, momentum, *self._momentum_allowed)
-        spec = None if clr is None else validate_clr(
-            clr, lr, self.momentum_argument, type(self).__name__)
-        check_decay(spec, self.initial_decay)
-        cycles = spec is not None and spec.base_momentum is not None
-        if cycles and momentum != self._momentum_default:
-            raise ValueError(
-                '%s=%r conflicts with clr base_momentum/max_momentum, which '
-                'drive %s; leave %s at its default (%r).'
-                % ((self.momentum_argument, momentum) +
-                   (self.momentum_argument,) * 2 + (self._momentum_default,)))
-        scaled = 'the factor on a schedule (see `lr`)'
-        for key, of, needed in (
-                ('cycle_iterations', 'a cyclical learning rate', 'clr'),
-                ('lr_scale', scaled, 'clr'), ('lr_written', scaled, 'clr'),
-                ('lr_scale_before', scaled, 'clr'),
-                ('current_momentum', 'a cyclical momentum', 'momentum')):
-            if key in state and not (cycles if needed == 'momentum' else
-                                     spec is not None):
-                raise ValueError('%s=%r is state of %s, but %s.' % (
-                    key, state[key], of, 'clr is None' if spec is None else
-                    'clr has no base_momentum and max_momentum'))
-        return spec
-
-    @property
-    def cycles_momentum(self):
-        """Whether `clr` drives the momentum (`current_momentum` exists)."""
-        state = getattr(self, '_schedule_state', None)
-        return state is not None and state.current_momentum is not None
-
-    @property
-    def clr(self):
-        """The `clr` dict in force (None without a schedule): the
-        constructor's, with the values that the schedule's variables hold
-        now, after `reset_cycle`, `set_weights` or a direct assign (as
-        Horovod's broadcast makes)."""
-        state = self._schedule_state
-        return None if state is None else state.current()[1]
 
     # -- the update step ---------------------------------------------------
 
@@ -322,53 +266,6 @@ class _CLROptimizer(keras_optimizers.Optimizer):
             momentum = _read(getattr(self, self.momentum_argument))
         return _Step(k, lr, momentum, cycling, reads)
 
-    def _schedule(self, ops, k, c, scale=None):
-        """This update's (lr, cycling momentum) in the graph, from the
-        counters read as float32, at the factor `scale` (default
-        `lr_scale`'s value)."""
-        decay = self.decay if self.initial_decay > 0 else None
-        state = self._schedule_state
-        if state is None:
-            return schedule(ops, k, c, _read(self.learning_rate), decay,
-                            None, {})
-        if scale is None:
-            scale = _read(self.lr_scale)
-        return state.schedule(ops, k, c, _read(self.learning_rate), decay,
-                              scale)
-
-    def _next_lr(self, scale):
-        """The LR the next update would use at the factor `scale` on the
-        schedule (float64 tensor): a float32 tensor."""
-        return self._schedule(GraphOps(), K.cast(self.iterations, 'float32'),
-                              K.cast(self.cycle_iterations, 'float32'),
-                              scale)[0]
-
-    @property
-    def lr(self):
-        """What Keras's LR callbacks (`ReduceLROnPlateau`,
-        `LearningRateScheduler`, Horovod's) read and write with
-        `K.get_value` / `K.set_value`: without `clr`, `learning_rate`
-        itself, as in Keras; with a schedule, a view that acts as a
-        variable between updates: it reads the value last written since
-        the last update, else the LR that update used (the first update's
-        before any), and writing v makes every later LR the schedule times
-        the factor in force at that update times v / that LR (`lr_scale`),
-        keeping the schedule's shape and the momentum."""
-        state = self._schedule_state
-        return self.learning_rate if state is None else state.view
-
-    def warn_past_end(self, planned):
-        """Warns, once per optimizer, when `planned` more updates would run
-        past the end of a schedule that then holds its last value (one-cycle,
-        phases ending in a hold): `LRLogger` and `AtomicModelCheckpoint` ask
-        at the start of each epoch, with no cost per update.
-
-        # Returns
-            The number of planned updates past the end (0 when none).
-        """
-        state = self._schedule_state
-        return 0 if state is None else state.warn_past_end(planned)
-
     def _end_update(self, step, updates, state_updates=()):
         """Appends the counter increments (after the counter reads), the
         rate (and momentum) this step used, and the state updates (after
@@ -412,116 +309,17 @@ class _CLROptimizer(keras_optimizers.Optimizer):
                         [s for group in slots for s in group])
         return slots
 
-    # -- restarting the schedule ---------------------------------------------
-
-    def reset_cycle(self, lr=None, *args, **changes):
-        """Restarts the schedule at its start, optionally with new settings.
-
-        Takes effect on the next update, without recompiling. `iterations`
-        keeps counting (decay and bias correction use it); the cycle counter
-        restarts at 0. The new values are validated like the constructor's
-        and saved with the model.
-
-        # Arguments
-            lr: new learning rate, by policy:
-                {roles}.
-            *args, **changes: new values of the `clr` keys that the
-                policy lets change, in this order (None leaves a key as it
-                is), by policy:
-                {resettable}.
-        """
-        if self._schedule_state is None:
-            raise ValueError('reset_cycle needs a cyclical learning rate; this '
-                             '%s was built with clr=None.' % type(self).__name__)
-        self._schedule_state.reset(lr, args, changes)
-
-    reset_cycle.__doc__ = fill(reset_cycle.__doc__)
-
-    # -- weights and config --------------------------------------------------
-
-    def set_weights(self, weights):
-        """Sets the optimizer state, from Numpy arrays.
-
-        # Raises
-            OptimizerStateError: when the number or shapes of the arrays do
-                not match this optimizer's weights, or the counters and
-                bounds are not valid (not a ValueError, so that Keras's
-                `load_model` cannot fall back to a fresh optimizer).
-        """
-        params = self.weights
-        if len(params) != len(weights):
-            raise OptimizerStateError(
-                '%s expects %d state arrays (%s) but got %d: the saved state '
-                'belongs to a different optimizer or clr setting.'
-                % (type(self).__name__, len(params),
-                   ', '.join(p.name for p in params), len(weights)))
-        for p, w in zip(params, weights):
-            if K.int_shape(p) != np.shape(w):
-                raise OptimizerStateError(
-                    '%s state %s has shape %s; got an array of shape %s.'
-                    % (type(self).__name__, p.name, K.int_shape(p),
-                       np.shape(w)))
-        self._validate_saved_state(zip(params, weights))
-        K.batch_set_value(list(zip(params, weights)) + self._guard.mark_loaded())
-
-    def _validate_saved_state(self, pairs):
-        """Validates restored counters and bounds like the constructor's
-        arguments, raising `OptimizerStateError` (see `set_weights`)."""
-        values = {id(p): np.asarray(w).item() for p, w in pairs
-                  if p in self._state_weights}
-        saved = lambda variable: values[id(variable)]  # noqa: E731
-        state = {'iterations': saved(self.iterations),
-                 'current_lr': saved(self.current_lr)}
-        schedule_state = self._schedule_state
-        if schedule_state is not None:
-            state['cycle_iterations'] = saved(self.cycle_iterations)
-        if self.cycles_momentum:
-            state['current_momentum'] = saved(self.current_momentum)
-        try:
-            validate_state(state)
-            lr = non_negative('learning_rate', saved(self.learning_rate))
-            if schedule_state is not None:
-                schedule_state.check_saved(saved, lr)
-        except (TypeError, ValueError) as e:
-            raise OptimizerStateError('%s: saved optimizer state is not '
-                                      'valid: %s' % (type(self).__name__, e))
-
-    def get_config(self):
-        config = super(_CLROptimizer, self).get_config()
-        config.update(self._per_parameter.config())
-        config['learning_rate'] = float(K.get_value(self.learning_rate))
-        config['decay'] = float(K.get_value(self.decay))
-        if self.momentum_argument is not None and not self.cycles_momentum:
-            config[self.momentum_argument] = float(
-                K.get_value(getattr(self, self.momentum_argument)))
-        config['clr'] = None
-        config['iterations'] = float(K.get_value(self.iterations))
-        if self._schedule_state is not None:
-            config.update(self._schedule_state.config())
-        config['current_lr'] = float(K.get_value(self.current_lr))
-        config['fused'] = self.fused
-        return config
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        """Rebuilds the optimizer from `get_config()`, state included; a
-        `scale_fn` name is looked up in Keras's custom objects and
-        `custom_objects`."""
-        with CustomObjectScope(custom_objects or {}):
-            return cls(**config)
-
-
 def _epsilon(kwargs):
     """Pops and validates the fuzz factor (default `K.epsilon()`)."""
     epsilon = kwargs.pop('epsilon', None)
     if epsilon is None:
         return K.epsilon()
-    number('epsilon', epsilon, '>= 0', lambda v: v >= 0)
+    non_negative('epsilon', epsilon)
     return epsilon
 
 
 def _rho(rho):
-    return number('rho', rho, '>= 0', lambda v: v >= 0)
+    return non_negative('rho', rho)
 
 
 def _register(cls):
@@ -553,8 +351,6 @@ class CLRSGD(_CLROptimizer):
             momentum.
 
     # References
-        - [Cyclical Learning Rates for Training Neural Networks](
-           https://arxiv.org/abs/1506.01186)
     """
     momentum_argument = 'momentum'
     _momentum_default = 0.
@@ -603,13 +399,11 @@ class CLRRMSprop(_CLROptimizer):
         rho: float >= 0 (default 0.9). (The fused route, through Adagrad's
             kernel at lr / sqrt(1 - rho), is taken when the constructor's
             rho is below 1; do not set `rho` to 1 or more after compiling.)
-        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
+        {epsilon}
 
     # References
         - [rmsprop: Divide the gradient by a running average of its recent
            magnitude](http://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf)
-        - [Cyclical Learning Rates for Training Neural Networks](
-           https://arxiv.org/abs/1506.01186)
     """
 
     def __init__(self, learning_rate=0.001, rho=0.9, clr=None, **kwargs):
@@ -663,13 +457,11 @@ class CLRAdagrad(_CLROptimizer):
     """Adagrad optimizer with learning-rate schedules.
 
     # Arguments
-        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
+        {epsilon}
 
     # References
         - [Adaptive Subgradient Methods for Online Learning and Stochastic
            Optimization](http://www.jmlr.org/papers/volume12/duchi11a/duchi11a.pdf)
-        - [Cyclical Learning Rates for Training Neural Networks](
-           https://arxiv.org/abs/1506.01186)
     """
 
     def __init__(self, learning_rate=0.01, clr=None, **kwargs):
@@ -706,13 +498,11 @@ class CLRAdadelta(_CLROptimizer):
     # Arguments
         learning_rate: float >= 0. Initial learning rate, defaults to 1.
         rho: float >= 0 (default 0.95). Adadelta decay factor.
-        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
+        {epsilon}
 
     # References
         - [Adadelta - an adaptive learning rate method](
            https://arxiv.org/abs/1212.5701)
-        - [Cyclical Learning Rates for Training Neural Networks](
-           https://arxiv.org/abs/1506.01186)
     """
 
     def __init__(self, learning_rate=1.0, rho=0.95, clr=None, **kwargs):
@@ -786,15 +576,13 @@ class CLRAdam(_AdamFamily):
         amsgrad: boolean (default False). Whether to apply the AMSGrad
             variant of this algorithm from the paper "On the Convergence
             of Adam and Beyond".
-        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
+        {epsilon}
 
     # References
         - [Adam - A Method for Stochastic Optimization](
            https://arxiv.org/abs/1412.6980v8)
         - [On the Convergence of Adam and Beyond](
            https://openreview.net/forum?id=ryQu7f-RZ)
-        - [Cyclical Learning Rates for Training Neural Networks](
-           https://arxiv.org/abs/1506.01186)
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
@@ -854,13 +642,11 @@ class CLRAdamax(_AdamFamily):
     # Arguments
         beta_1: float, 0 <= beta_1 < 1 (default 0.9). Generally close to 1.
         beta_2: float, 0 <= beta_2 < 1 (default 0.999). Generally close to 1.
-        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
+        {epsilon}
 
     # References
         - [Adam - A Method for Stochastic Optimization](
            https://arxiv.org/abs/1412.6980v8)
-        - [Cyclical Learning Rates for Training Neural Networks](
-           https://arxiv.org/abs/1506.01186)
     """
 
     def __init__(self, learning_rate=0.002, beta_1=0.9, beta_2=0.999,
@@ -914,21 +700,18 @@ class CLRNadam(_AdamFamily):
         beta_2: float, 0 <= beta_2 < 1 (default 0.999). Generally close to 1.
         schedule_decay: float >= 0, the momentum warming schedule (default
             0.004).
-        epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).
+        {epsilon}
 
     # References
         - [Nadam report](http://cs229.stanford.edu/proj2015/054_report.pdf)
         - [On the importance of initialization and momentum in deep learning](
            http://www.cs.toronto.edu/~fritz/absps/momentum.pdf)
-        - [Cyclical Learning Rates for Training Neural Networks](
-           https://arxiv.org/abs/1506.01186)
     """
 
     def __init__(self, learning_rate=0.002, beta_1=0.9, beta_2=0.999,
                  clr=None, **kwargs):
         self.schedule_decay = kwargs.pop('schedule_decay', 0.004)
-        number('schedule_decay', self.schedule_decay, '>= 0',
-               lambda v: v >= 0)
+        non_negative('schedule_decay', self.schedule_decay)
         super(CLRNadam, self).__init__(learning_rate, beta_1, beta_2, clr,
                                        **kwargs)
         with K.name_scope(type(self).__name__):

@@ -2589,13 +2589,14 @@ def test_every_optimizer_routes_clr_through_one_validation(cls, monkeypatch):
     """The table above runs on SGD; each class hands its clr, its base rate
     and its momentum argument to the same validation."""
     calls = []
-    real = clr_optimizers.validate_clr
+    from _clr_optimizers import schedule_state
+    real = schedule_state.validate_clr
 
     def spy(clr, lr, momentum_arg, owner):
         calls.append((clr, lr, momentum_arg, owner))
         return real(clr, lr, momentum_arg, owner)
 
-    monkeypatch.setattr(clr_optimizers, 'validate_clr', spy)
+    monkeypatch.setattr(schedule_state, 'validate_clr', spy)
     clr = {'max_lr': 0.06, 'step_size': 10}
     cls(lr=0.01, clr=clr)
     momentum_arg = {SGD: 'momentum', Adam: 'beta_1', Adamax: 'beta_1',
@@ -3819,17 +3820,27 @@ def test_reset_cycle_takes_the_policy_keys_in_order():
     assert opt.get_config()['clr'] == {'max_lr': 0.08, 'step_size': 3}
 
 
-@pytest.mark.parametrize('lr,clr', POLICY_CASES + [
-    pytest.param(0.01, SEED_CLR, id='cyclic')] + [
-        pytest.param(*case[1:3], id=case[0]) for case in RECIPES
-        if case[0] in ('hf-wsd-1-sqrt', 'warmup-cyclic',
-                       'warmup-cosine_restarts', 'tf-piecewise')])
-def test_each_policy_declares_the_bounds_the_invariants_check(lr, clr):
-    lr = float(np.float32(lr))
-    spec = clr_schedules.validate_clr(clr, lr, 'momentum', 'test')
-    low, high = POLICIES[spec.policy].bounds(spec, lr)
-    want_low, want_high = policy_bounds(lr, clr, np.zeros(1), 0.)
-    assert (low, np.float32(high)) == (float(want_low[0]), want_high)
+def test_a_policy_cannot_read_a_number_reset_cycle_changes_from_its_spec():
+    """What `schedule` reads (`Current`): the state's numbers, by their own
+    names and in place of the spec's; the spec's other settings; a
+    resettable number the state does not hold fails (it would ignore
+    reset_cycle and set_weights); a nested policy's spec likewise."""
+    from _clr_optimizers.policies.base import Current
+    spec = clr_schedules.validate_clr(dict(SEED_CLR, mode='triangular2'),
+                                      0.01, 'momentum', 'test')
+    now = Current(spec, {'max_lr': 'variable', 'inv_step_size': 'inverse'})
+    assert (now.max_lr, now.inv_step_size) == ('variable', 'inverse')
+    assert (now.mode, now.step_size_down) == ('triangular2', None)
+    with pytest.raises(AttributeError, match=r"policy 'cyclic': step_size is "
+                       r"a number reset_cycle changes; read the state"):
+        now.step_size
+    nested = clr_schedules.validate_clr(phases({'steps': 3, 'to': 0.001},
+                                               CYCLE), 0.01, 'momentum',
+                                        'test')
+    now = Current(nested, {'max_lr': 'variable'})
+    assert now.phases == nested.phases and now.then.max_lr == 'variable'
+    with pytest.raises(AttributeError, match='step_size is a number'):
+        now.then.step_size
 
 
 @pytest.mark.structural
@@ -3854,8 +3865,8 @@ def test_every_mutant_applies_once_and_its_hints_name_tests():
 
 
 def test_only_behaviour_kills_a_mutant():
-    """tools/mutants.py leaves the structural tests out (these four read
-    the source text, the mutant list among it) and reports a mutant whose
+    """tools/mutants.py leaves the structural tests out (these read the
+    source text, the mutant list among it) and reports a mutant whose
     only failing test is structural as survived."""
     mutants = load_script('tools', 'mutants.py')
     structural = mutants.structural_tests(ROOT)
@@ -3863,7 +3874,8 @@ def test_only_behaviour_kills_a_mutant():
         'test_every_mutant_applies_once_and_its_hints_name_tests',
         'test_no_function_is_over_50_lines',
         'test_only_its_own_unit_names_a_policy',
-        'test_only_public_tensorflow_apis']
+        'test_only_public_tensorflow_apis',
+        'test_the_base_class_and_the_files_stay_small']
     node = 'test_clr_optimizers.py::%s'
     assert mutants.verdict(1, node % 'test_lr_trace_equals_numpy_reference',
                            structural) == 'killed'
@@ -3906,6 +3918,20 @@ def test_no_function_is_over_50_lines():
     found = {fn.__qualname__: code_lines(fn) for fn in library_functions()}
     assert len(found) > 100
     assert {name: n for name, n in found.items() if n > 50} == {}
+
+
+@pytest.mark.structural
+def test_the_base_class_and_the_files_stay_small():
+    """The sizes #28 set: the base class of the update step at most 250
+    lines, clr_optimizers.py at most 900, each file of the package at most
+    400; and each file opens with one line on its job."""
+    lines, _ = inspect.getsourcelines(clr_optimizers._CLROptimizer)
+    assert len(lines) <= 250
+    sources = library_sources()
+    assert sources['clr_optimizers.py'].count('\n') <= 900
+    for path, text in sources.items():
+        assert text.count('\n') <= 400 or path == 'clr_optimizers.py', path
+        assert text.startswith('"""') and len(text.split('\n')[0]) > 10, path
 
 
 @pytest.mark.structural

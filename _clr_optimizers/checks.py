@@ -102,17 +102,17 @@ def validate_state(state):
                          'cycle_iterations=%r, iterations=%r.'
                          % (state['cycle_iterations'], state['iterations']))
     if 'current_lr' in state:
-        number('current_lr', state['current_lr'], '>= 0', lambda v: v >= 0)
+        non_negative('current_lr', state['current_lr'])
     if 'current_momentum' in state:
         number('current_momentum', state['current_momentum'], 'in [0, 1)',
                lambda v: 0 <= v < 1)
     for key in ('lr_scale', 'lr_scale_before'):
         if key in state:
-            number(key, state[key], '>= 0 (the factor that Keras\'s LR '
-                   'callbacks set on the schedule)', lambda v: v >= 0)
+            non_negative(key, state[key], ">= 0 (the factor that Keras's "
+                         'LR callbacks set on the schedule)')
     if 'lr_written' in state:
-        number('lr_written', state['lr_written'], ">= 0 (the value Keras's "
-               'LR callbacks last wrote to optimizer.lr)', lambda v: v >= 0)
+        non_negative('lr_written', state['lr_written'], ">= 0 (the value "
+                     "Keras's LR callbacks last wrote to optimizer.lr)")
     if ('lr_written' in state) != ('lr_scale_before' in state):
         raise ValueError('lr_written and lr_scale_before go together (a '
                          'write to optimizer.lr that no update followed); '

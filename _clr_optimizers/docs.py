@@ -81,12 +81,22 @@ def shared_arguments():
                          if p.uses_decay))
 
 
+# The fuzz factor, where an optimizer's docstring says {epsilon}.
+EPSILON = 'epsilon: float >= 0. Fuzz factor (default `K.epsilon()`).'
+# Every optimizer's last reference.
+CLR_PAPER = """\
+- [Cyclical Learning Rates for Training Neural Networks](
+   https://arxiv.org/abs/1506.01186)
+"""
+
+
 def document(cls):
-    """Appends the shared arguments to the `# Arguments` section of the
-    class's docstring (which lists only the class's own arguments)."""
-    doc = cls.__doc__
+    """Fills the class's docstring: {epsilon}, the shared arguments at the
+    end of `# Arguments` (which lists only the class's own arguments), and
+    the CLR paper at the end of `# References`."""
+    doc = cls.__doc__.replace('{epsilon}', EPSILON)
     at = doc.index('\n    # References')
     cls.__doc__ = (doc[:at].rstrip('\n') + '\n' +
                    textwrap.indent(shared_arguments(), ' ' * 8) +
-                   doc[at:])
+                   doc[at:].rstrip(' ') + textwrap.indent(CLR_PAPER, ' ' * 8))
     return cls

@@ -144,6 +144,16 @@ def between(ops, start, end, h):
                 end)
 
 
+def fractions(ops, inv, spans, bounds=None):
+    """Each span (in updates) as a fraction of a phase of 1 / inv updates,
+    held in `bounds`, the constants 0 and 1 (made here by default). As
+    x * (1 / n), never x / n: TensorFlow's constant folding rewrites the
+    latter into the former, which numpy would not."""
+    zero, one = bounds or (ops.const(0.), ops.const(1.))
+    return [ops.minimum(ops.maximum(span * inv, zero), one)
+            for span in spans]
+
+
 def first_of(ops, conditions, values):
     """values[i] for the first i whose condition holds, else values[-1]
     (there is one condition fewer than values): a phase's numbers, chosen

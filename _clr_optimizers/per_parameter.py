@@ -13,16 +13,16 @@ from __future__ import print_function
 
 import re
 
-from .checks import number
+from .checks import non_negative
 
 
 class PerParameter(object):
     """weight_decay, weight_decay_exclude and lr_multipliers."""
 
     def __init__(self, weight_decay=0., exclude=(), multipliers=None):
-        self.weight_decay = number(
+        self.weight_decay = non_negative(
             'weight_decay', weight_decay, '>= 0 (decoupled: each update first '
-            'multiplies a weight by 1 - lr * weight_decay)', lambda v: v >= 0)
+            'multiplies a weight by 1 - lr * weight_decay)')
         self.exclude = _patterns('weight_decay_exclude', exclude)
         self.multipliers = _multipliers(multipliers)
         self.decayed = None        # the names decayed, once compiled
@@ -35,7 +35,7 @@ class PerParameter(object):
                              'the model is compiled and trained (its weights '
                              'are resolved then); this optimizer already '
                              'decays %s.' % (self.decayed,))
-        added = ['^%s$' % re.escape(v.name) for v in (var_list or ())]
+        added = [exact_name(v) for v in (var_list or ())]
         added += [re.escape(_text('var_names', name))
                   for name in (var_names or ())]
         self.exclude = self.exclude + _patterns('weight_decay_exclude',
@@ -84,6 +84,11 @@ class PerParameter(object):
                                    else dict(self.multipliers))}
 
 
+def exact_name(variable):
+    """The pattern that matches the variable's name and no other."""
+    return '^%s$' % re.escape(variable.name)
+
+
 def _text(where, value):
     if not isinstance(value, str):
         raise TypeError('%s must hold strings (patterns of weight names); got '
@@ -115,6 +120,5 @@ def _multipliers(value):
         raise TypeError("lr_multipliers must be a dict {'pattern': factor}, "
                         "such as {'dense_1/': 0.1}; got %r." % (value,))
     _patterns('lr_multipliers', list(value))
-    return {pattern: number("lr_multipliers[%r]" % pattern, factor, '>= 0',
-                            lambda v: v >= 0)
+    return {pattern: non_negative("lr_multipliers[%r]" % pattern, factor)
             for pattern, factor in value.items()}

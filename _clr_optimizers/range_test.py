@@ -6,12 +6,12 @@ from __future__ import print_function
 import collections
 import math
 import numbers
-import re
 
 import numpy as np
 from keras import backend as K
 
 from .checks import STATE_KEYS, choice, flag, number
+from .per_parameter import exact_name
 
 
 def _lowest_loss(lrs, smoothed):
@@ -306,10 +306,9 @@ def _per_parameter_for(plan, weights):
     """The model's weight decay and LR multipliers for the clone, whose
     weights TensorFlow names apart (dense_1/kernel:0 is dense_1_1/kernel:0
     there): by exact name, weight by weight (the same order)."""
-    exact = lambda w: '^%s$' % re.escape(w.name)  # noqa: E731
-    return {'weight_decay_exclude': [exact(w) for w, (decays, _) in
+    return {'weight_decay_exclude': [exact_name(w) for w, (decays, _) in
                                      zip(weights, plan) if not decays],
-            'lr_multipliers': {exact(w): factor for w, (_, factor) in
+            'lr_multipliers': {exact_name(w): factor for w, (_, factor) in
                                zip(weights, plan) if factor != 1.} or None}
 
 

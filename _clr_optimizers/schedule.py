@@ -7,9 +7,10 @@ from __future__ import print_function
 
 import numpy as np
 
-from .checks import did_you_mean, number
+from .checks import did_you_mean, non_negative, number
 from .ops import NumpyOps
 from .policies import POLICIES, default
+from .policies.base import Current
 
 
 def policy_of(clr_or_spec):
@@ -145,7 +146,8 @@ def schedule(ops, k, c, lr, decay, spec, state, scale=None):
         base = base / (ops.const(1.) + ops.wide(decay) * ops.wide(k))
     if spec is None:
         return ops.narrow(base), None
-    lr_k, momentum_k = policy_of(spec).schedule(ops, c, base, spec, state)
+    lr_k, momentum_k = policy_of(spec).schedule(ops, c, base,
+                                                Current(spec, state))
     if scale is not None:
         lr_k = lr_k * scale
     return ops.narrow(lr_k), (None if momentum_k is None
@@ -179,12 +181,12 @@ def clr_schedule(iterations, lr, clr, decay=0.0, cycle_iterations=None,
     k = np.asarray(iterations, dtype=np.int64).astype(np.float32)
     c = k if cycle_iterations is None else (
         np.asarray(cycle_iterations, dtype=np.int64).astype(np.float32))
-    lr = number('lr', lr, '>= 0', lambda v: v >= 0)
-    decay = number('decay', decay, '>= 0', lambda v: v >= 0)
+    lr = non_negative('lr', lr)
+    decay = non_negative('decay', decay)
     spec = None if clr is None else validate_clr(clr, lr, 'momentum',
                                                  'clr_schedule')
     check_decay(spec, decay)
-    scale = number('lr_scale', lr_scale, '>= 0', lambda v: v >= 0)
+    scale = non_negative('lr_scale', lr_scale)
     if spec is None and scale != 1:
         raise ValueError('lr_scale=%r scales a schedule, but clr is None '
                          '(without one, the callbacks set lr itself).'

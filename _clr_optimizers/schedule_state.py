@@ -10,9 +10,46 @@ import warnings
 
 from keras import backend as K
 
-from .checks import non_negative
+from .checks import non_negative, number, validate_state
+from .docs import fill
+from .graph import read
 from .lr_view import ScheduledRate
-from .schedule import clr_schedule, policy_of, schedule, validate_clr
+from .ops import GraphOps
+from .schedule import (check_decay, clr_schedule, policy_of, schedule,
+                       validate_clr)
+
+
+def validate(cls, learning_rate, decay, clr, momentum, state):
+    """Validates the arguments of an optimizer of class `cls` (its
+    `momentum_argument`, and what that argument allows); returns the
+    policy's spec, or None without `clr`."""
+    validate_state(state)
+    lr = non_negative('learning_rate', learning_rate)
+    non_negative('decay', decay)
+    if momentum is not None:
+        number(cls.momentum_argument, momentum, *cls._momentum_allowed)
+    spec = None if clr is None else validate_clr(
+        clr, lr, cls.momentum_argument, cls.__name__)
+    check_decay(spec, decay)
+    cycles = spec is not None and spec.base_momentum is not None
+    if cycles and momentum != cls._momentum_default:
+        raise ValueError(
+            '%s=%r conflicts with clr base_momentum/max_momentum, which '
+            'drive %s; leave %s at its default (%r).'
+            % ((cls.momentum_argument, momentum) +
+               (cls.momentum_argument,) * 2 + (cls._momentum_default,)))
+    scaled = 'the factor on a schedule (see `lr`)'
+    for key, of, needed in (
+            ('cycle_iterations', 'a cyclical learning rate', 'clr'),
+            ('lr_scale', scaled, 'clr'), ('lr_written', scaled, 'clr'),
+            ('lr_scale_before', scaled, 'clr'),
+            ('current_momentum', 'a cyclical momentum', 'momentum')):
+        if key in state and not (cycles if needed == 'momentum' else
+                                 spec is not None):
+            raise ValueError('%s=%r is state of %s, but %s.' % (
+                key, state[key], of, 'clr is None' if spec is None else
+                'clr has no base_momentum and max_momentum'))
+    return spec
 
 
 class ScheduleState(object):
@@ -90,9 +127,11 @@ class ScheduleState(object):
     def schedule(self, ops, k, c, lr, decay, scale):
         """(lr, cycling momentum) of the update at the counters k and c
         (float32), from the optimizer's lr and decay (None without), at the
-        factor `scale` on the schedule: `schedule.schedule` with the spec
-        and the variables in force."""
-        return schedule(ops, k, c, lr, decay, self.current()[0],
+        factor `scale` on the schedule: `schedule.schedule` over the
+        variables. The given spec serves: the policy reads every number
+        that can change from the variables (see `policies.base.Current`),
+        so building the graph runs nothing."""
+        return schedule(ops, k, c, lr, decay, self._given[1],
                         self.variables, scale)
 
     # -- what the optimizer reports and checks ---------------------------------
@@ -194,3 +233,95 @@ class ScheduleState(object):
                 % (key, value, policy.name, key,
                    ', '.join(('lr',) + policy.resettable),
                    ', '.join(policy.all_keys)))
+
+
+class Scheduled(object):
+    """The schedule's face on the optimizer (a mixin of `_CLROptimizer`,
+    whose `_schedule_state` is a `ScheduleState` or None): `clr`,
+    `cycles_momentum`, `lr` for Keras's LR callbacks, `warn_past_end`,
+    `reset_cycle`, and the schedule's ops for an update (`_schedule`)."""
+
+    @property
+    def cycles_momentum(self):
+        """Whether `clr` drives the momentum (`current_momentum` exists)."""
+        state = getattr(self, '_schedule_state', None)
+        return state is not None and state.current_momentum is not None
+
+    @property
+    def clr(self):
+        """The `clr` dict in force (None without a schedule): the
+        constructor's, with the values that the schedule's variables hold
+        now, after `reset_cycle`, `set_weights` or a direct assign (as
+        Horovod's broadcast makes)."""
+        state = self._schedule_state
+        return None if state is None else state.current()[1]
+
+    def _schedule(self, ops, k, c, scale=None):
+        """This update's (lr, cycling momentum) in the graph, from the
+        counters read as float32, at the factor `scale` (default
+        `lr_scale`'s value)."""
+        decay = self.decay if self.initial_decay > 0 else None
+        state = self._schedule_state
+        if state is None:
+            return schedule(ops, k, c, read(self.learning_rate), decay,
+                            None, {})
+        if scale is None:
+            scale = read(self.lr_scale)
+        return state.schedule(ops, k, c, read(self.learning_rate), decay,
+                              scale)
+
+    def _next_lr(self, scale):
+        """The LR the next update would use at the factor `scale` on the
+        schedule (float64 tensor): a float32 tensor."""
+        return self._schedule(GraphOps(), K.cast(self.iterations, 'float32'),
+                              K.cast(self.cycle_iterations, 'float32'),
+                              scale)[0]
+
+    @property
+    def lr(self):
+        """What Keras's LR callbacks (`ReduceLROnPlateau`,
+        `LearningRateScheduler`, Horovod's) read and write with
+        `K.get_value` / `K.set_value`: without `clr`, `learning_rate`
+        itself, as in Keras; with a schedule, a view that acts as a
+        variable between updates: it reads the value last written since
+        the last update, else the LR that update used (the first update's
+        before any), and writing v makes every later LR the schedule times
+        the factor in force at that update times v / that LR (`lr_scale`),
+        keeping the schedule's shape and the momentum."""
+        state = self._schedule_state
+        return self.learning_rate if state is None else state.view
+
+    def warn_past_end(self, planned):
+        """Warns, once per optimizer, when `planned` more updates would run
+        past the end of a schedule that then holds its last value (one-cycle,
+        phases ending in a hold): `LRLogger` and `AtomicModelCheckpoint` ask
+        at the start of each epoch, with no cost per update.
+
+        # Returns
+            The number of planned updates past the end (0 when none).
+        """
+        state = self._schedule_state
+        return 0 if state is None else state.warn_past_end(planned)
+
+    def reset_cycle(self, lr=None, *args, **changes):
+        """Restarts the schedule at its start, optionally with new settings.
+
+        Takes effect on the next update, without recompiling. `iterations`
+        keeps counting (decay and bias correction use it); the cycle counter
+        restarts at 0. The new values are validated like the constructor's
+        and saved with the model.
+
+        # Arguments
+            lr: new learning rate, by policy:
+                {roles}.
+            *args, **changes: new values of the `clr` keys that the
+                policy lets change, in this order (None leaves a key as it
+                is), by policy:
+                {resettable}.
+        """
+        if self._schedule_state is None:
+            raise ValueError('reset_cycle needs a cyclical learning rate; this '
+                             '%s was built with clr=None.' % type(self).__name__)
+        self._schedule_state.reset(lr, args, changes)
+
+    reset_cycle.__doc__ = fill(reset_cycle.__doc__)

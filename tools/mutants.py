@@ -49,6 +49,7 @@ PHASES = os.path.join(PARTS, 'policies', 'phases.py')
 LR_VIEW = os.path.join(PARTS, 'lr_view.py')
 GRAPH = os.path.join(PARTS, 'graph.py')
 SCHEDULE_STATE = os.path.join(PARTS, 'schedule_state.py')
+PERSISTENCE = os.path.join(PARTS, 'persistence.py')
 PER_PARAMETER = os.path.join(PARTS, 'per_parameter.py')
 # The fast part of the suite: everything except the slow end-to-end runs
 # (the seed's 10,000-update checkpoints, the fresh-process resumes, the
@@ -179,15 +180,15 @@ MUTANTS = [
            'k if c is None else c))',
            path=SCHEDULE),
     mutant('window-off-by-one', 'the symmetric window one update ahead',
-           "r = ops.wide(c * state['inv_step_size'])",
-           "r = ops.wide((c + 1.) * state['inv_step_size'])",
+           "r = ops.wide(c * now.inv_step_size)",
+           "r = ops.wide((c + 1.) * now.inv_step_size)",
            path=CYCLIC),
     mutant('window-sign', 'the window flipped: peaks at the cycle ends',
            's = one - ops.abs(r - (f + f) - one)',
            's = ops.abs(r - (f + f) - one)',
            path=CYCLIC),
     mutant('asymmetric-fall-rate', 'the falling half divides by step_size',
-           "(total - pos) / ops.wide(state['step_size_down']))",
+           "(total - pos) / ops.wide(now.step_size_down))",
            '(total - pos) / step_up)',
            path=CYCLIC),
     mutant('triangular2-exponent', 'triangular2 halves from the first cycle',
@@ -195,13 +196,13 @@ MUTANTS = [
            's = s / ops.pow(ops.const(2.), cycle)',
            path=CYCLIC),
     mutant('exp_range-counter', 'exp_range scales by gamma**(c + 1)',
-           's = s * ops.pow(ops.const(spec.gamma), c64)',
-           's = s * ops.pow(ops.const(spec.gamma), c64 + one)',
+           's = s * ops.pow(ops.const(now.gamma), c64)',
+           's = s * ops.pow(ops.const(now.gamma), c64 + one)',
            path=CYCLIC),
     mutant('exp_range-float32-gamma', 'gamma**c from float32 gamma (its '
            'rounding error grows with c)',
-           'ops.pow(ops.const(spec.gamma), c64)',
-           'ops.pow(ops.const(float(np.float32(spec.gamma))), c64)',
+           'ops.pow(ops.const(now.gamma), c64)',
+           'ops.pow(ops.const(float(np.float32(now.gamma))), c64)',
            path=CYCLIC),
     mutant('amplitude-float64', 'the amplitude max_lr - base is not '
            "rounded to float32 (the seed's printed rates need it)",
@@ -210,8 +211,8 @@ MUTANTS = [
            path=OPS),
     mutant('window-float32', 'the window 1 - |r - 2f - 1| computed in '
            'float32 (rounds x near the base)',
-           "r = ops.wide(c * state['inv_step_size'])",
-           "r = ops.wide(c * state['inv_step_size']); r = ops.wide(ops.narrow("
+           "r = ops.wide(c * now.inv_step_size)",
+           "r = ops.wide(c * now.inv_step_size); r = ops.wide(ops.narrow("
            "r - ops.floor(r * .5) * 2. - 1.)) + ops.floor(r * .5) * 2. + 1.",
            path=CYCLIC),
     mutant('decay-float32', "decay's base computed in float32 (overflows "
@@ -225,8 +226,8 @@ MUTANTS = [
            'ops.maximum(start, end))', 'return value',
            path=OPS),
     mutant('momentum-not-cycling', 'cyclical momentum stays at max_momentum',
-           'ops.const(f32(spec.base_momentum)), s)',
-           'ops.const(f32(spec.base_momentum)), s * 0.)',
+           'ops.const(f32(now.base_momentum)), s)',
+           'ops.const(f32(now.base_momentum)), s * 0.)',
            path=CYCLIC),
     mutant('sgd-momentum-constant', 'SGD applies max_momentum, not the '
            'cycling value (the logged momentum still cycles)',
@@ -256,10 +257,10 @@ MUTANTS = [
            'pairs = [(self.cycle_iterations,'
            ' K.get_value(self.cycle_iterations)), (self.lr_scale, 1.)]',
            path=SCHEDULE_STATE),
-    mutant('one-cycle-no-hold', 'one-cycle extrapolates after total_steps',
-           'rest = ops.minimum(ops.maximum((end - t) * inv, ops.const(0.)),',
-           'rest = ops.minimum(ops.maximum((end - t) * inv, ops.const(-9.)),',
-           path=ONE_CYCLE),
+    mutant('one-cycle-no-hold', "a phase's fraction is not held at 0: "
+           'one-cycle (and phases) extrapolate after their end',
+           'ops.maximum(span * inv, zero)',
+           'ops.maximum(span * inv, ops.const(-9.))', path=OPS),
     mutant('one-cycle-wrong-phase', "one-cycle picks a phase by the next "
            "phase's end", 'inside = [t <= ops.const(end) for end in ends[:-1]]',
            'inside = [t <= ops.const(end) for end in ends[1:]]',
@@ -276,7 +277,7 @@ MUTANTS = [
            'i = ops.where(start(i + one) <= t, i + one, i)', 'i = i',
            path=COSINE),
     mutant('cosine-m_mul-ignored', 'm_mul is ignored',
-           'ops.pow(ops.const(spec.m_mul), i)', 'ops.pow(ops.const(1.), i)',
+           'ops.pow(ops.const(now.m_mul), i)', 'ops.pow(ops.const(1.), i)',
            path=COSINE),
     mutant('decay-with-new-policies', 'decay is accepted with one_cycle and '
            'cosine_restarts',
@@ -500,10 +501,11 @@ MUTANTS = [
            "        if False:\n            new_p = variable.constraint(new_p)"),
     # State, config and callbacks.
     mutant('state-shape-unchecked', 'set_weights does not check shapes',
-           'if K.int_shape(p) != np.shape(w):', 'if False:'),
+           'if K.int_shape(p) != np.shape(w):', 'if False:',
+           path=PERSISTENCE),
     mutant('saved-state-unchecked', 'set_weights accepts any counters and '
            'bounds', '        self._validate_saved_state(zip(params, weights))'
-           '\n', ''),
+           '\n', '', path=PERSISTENCE),
     mutant('float32-range-unchecked', 'numbers outside float32\'s normal '
            'range are accepted',
            '    if value_ != 0 and not FLOAT32.tiny <= single <= FLOAT32.max:',

@@ -2,8 +2,9 @@
 policies differ, so that no code outside it names a policy.
 
 To add a policy: a file beside this one with a `Policy` subclass (its
-spec, validation, float32 state, schedule, bounds and docs), one
-registration line in `policies/__init__.py`, and its tests.
+spec, validation, schedule and docs; its float32 state where reset_cycle
+changes a number), one registration line in `policies/__init__.py`, and
+its tests.
 """
 from __future__ import absolute_import
 from __future__ import division
@@ -60,21 +61,17 @@ class Policy(object):
         the truth after `set_weights` or a direct assign."""
         return clr
 
-    def schedule(self, ops, c, base, spec, state):
+    def schedule(self, ops, c, base, now):
         """(lr, momentum or None) in float64 at cycle count c (float32),
-        from the base rate (float64) and the state (float32 tensors or
-        numpy scalars): one function over `GraphOps` and `NumpyOps`."""
+        from the base rate (float64) and `now`, a `Current`: the spec's
+        settings and the state's numbers (float32 tensors or numpy
+        scalars). One function over `GraphOps` and `NumpyOps`."""
         raise NotImplementedError
 
     def length(self, spec):
         """The updates after which the schedule holds its final value, or
         None when it goes on (the callbacks warn when a fit runs past)."""
         return None
-
-    def bounds(self, spec, lr):
-        """(lowest, highest) learning rate of the schedule from base `lr`
-        (before `decay`), as the invariant tests check it."""
-        raise NotImplementedError
 
     def kept(self, clr, spec):
         """The `clr` dict as the optimizer keeps it (e.g. a name made the
@@ -87,6 +84,35 @@ class Policy(object):
 
     def check_reset(self, spec, changes):
         """Refuses reset_cycle changes that the graph cannot take."""
+
+
+class Current(object):
+    """What a policy's `schedule` reads: its spec's fields, with the numbers
+    that `reset_cycle` and `set_weights` change taken from the state (the
+    graph's float32 variables, or numpy values in `clr_schedule`), and the
+    state's other entries by name (`now.inv_step_size`). A number the
+    policy lets `reset_cycle` change cannot be read from the spec, where it
+    could be stale: reading one the state does not hold fails (a key the
+    spec leaves None reads None). Another policy's spec inside the spec
+    reads as its own `Current`."""
+
+    def __init__(self, spec, state):
+        from . import POLICIES     # the table imports this module
+        self._policy, self._spec, self._state = POLICIES[spec.policy], spec, \
+            state
+
+    def __getattr__(self, name):
+        if name in self._state:
+            return self._state[name]
+        value = getattr(self._spec, name)
+        if value is not None and name in self._policy.resettable:
+            raise AttributeError(
+                'policy %r: %s is a number reset_cycle changes; read the '
+                'state that holds it (%s), not the spec.'
+                % (self._spec.policy, name, ', '.join(self._state)))
+        if isinstance(value, tuple) and getattr(value, 'policy', None):
+            return Current(value, self._state)
+        return value
 
 
 def restore(clr, key, value, state_of, candidate):

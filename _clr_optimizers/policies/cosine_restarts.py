@@ -55,7 +55,7 @@ alpha * lr along a half cosine, then a restart.
         return CosineRestartsSpec(self.name, first, t_mul, m_mul, alpha,
                                   *momentum)
 
-    def schedule(self, ops, c, base, spec, state):
+    def schedule(self, ops, c, base, now):
         """(lr, None) in float64 at step c.
 
         Period i starts at step first_decay_steps * (t_mul**i - 1) /
@@ -69,22 +69,20 @@ alpha * lr along a half cosine, then a restart.
         differently from numpy (measured: it did, at k = 150 of a
         300-step period)."""
         one, t = ops.const(1.), ops.wide(c)
-        i, start = _period(ops, t, spec.first_decay_steps, spec.t_mul)
+        i, start = _period(ops, t, now.first_decay_steps, now.t_mul)
         i = ops.where(start(i) > t, i - one, i)
         i = ops.where(start(i + one) <= t, i + one, i)
         # pi / 2 times the fraction of the period done
-        first, t_mul = spec.first_decay_steps, spec.t_mul
+        first, t_mul = now.first_decay_steps, now.t_mul
         if t_mul == 1:
             angle = (t - start(i)) * ops.const(math.pi / 2 / first)
         else:
             angle = (t - start(i)) / (ops.pow(ops.const(t_mul), i) *
                                       ops.const(2 * first / math.pi))
-        height = ops.pow(ops.const(spec.m_mul), i) * ops.const(1. - spec.alpha)
+        height = ops.pow(ops.const(now.m_mul), i) * ops.const(1. - now.alpha)
         return base * (height * ops.square(ops.cos(angle)) +
-                       ops.const(spec.alpha)), None
+                       ops.const(now.alpha)), None
 
-    def bounds(self, spec, lr):
-        return spec.alpha * lr, lr
 
 
 def _period(ops, t, first, t_mul):

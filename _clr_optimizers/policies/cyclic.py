@@ -101,41 +101,38 @@ lr + (max_lr - lr) * max(0, 1 - x) * scale, x = |k / step_size - 2 * cycle
             restore(clr, key, state[key], np.float32, state[key])
         return clr
 
-    def schedule(self, ops, c, base, spec, state):
+    def schedule(self, ops, c, base, now):
         """(lr, momentum) in float64. The symmetric window takes r = c *
         float32(1 / step_size) rounded to float32 (the seed's rule); from
         there on it is exact: with f = floor(r / 2), the cycle is f + 1 and
         the window 1 - |r - 2f - 1|."""
         one = ops.const(1.)
         c64 = ops.wide(c)
-        if spec.step_size_down is None:
-            r = ops.wide(c * state['inv_step_size'])
+        if now.step_size_down is None:
+            r = ops.wide(c * now.inv_step_size)
             f = ops.floor(r * ops.const(.5))
             s = one - ops.abs(r - (f + f) - one)
             cycle = f + one
         else:
-            step_up = ops.wide(state['step_size'])
-            total = step_up + ops.wide(state['step_size_down'])
+            step_up = ops.wide(now.step_size)
+            total = step_up + ops.wide(now.step_size_down)
             cycle = ops.floor(one + c64 / total)
             pos = c64 - (cycle - one) * total
             s = ops.where(pos <= step_up, pos / step_up,
-                          (total - pos) / ops.wide(state['step_size_down']))
-        if spec.scale_fn is not None:
-            s = s * ops.backend_fn(spec.scale_fn, cycle if spec.scale_mode ==
+                          (total - pos) / ops.wide(now.step_size_down))
+        if now.scale_fn is not None:
+            s = s * ops.backend_fn(now.scale_fn, cycle if now.scale_mode ==
                                    'cycle' else c64)
-        elif spec.mode == 'triangular2':
+        elif now.mode == 'triangular2':
             s = s / ops.pow(ops.const(2.), cycle - one)
-        elif spec.mode == 'exp_range':
-            s = s * ops.pow(ops.const(spec.gamma), c64)
-        lr = between(ops, base, ops.wide(state['max_lr']), s)
+        elif now.mode == 'exp_range':
+            s = s * ops.pow(ops.const(now.gamma), c64)
+        lr = between(ops, base, ops.wide(now.max_lr), s)
         momentum = None
-        if spec.base_momentum is not None:   # inverse to the learning rate
-            momentum = between(ops, ops.const(f32(spec.max_momentum)),
-                               ops.const(f32(spec.base_momentum)), s)
+        if now.base_momentum is not None:   # inverse to the learning rate
+            momentum = between(ops, ops.const(f32(now.max_momentum)),
+                               ops.const(f32(now.base_momentum)), s)
         return lr, momentum
-
-    def bounds(self, spec, lr):
-        return lr, spec.max_lr
 
     def kept(self, clr, spec):
         if clr.get('scale_fn') is not None:  # a name becomes the function

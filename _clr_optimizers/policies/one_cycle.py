@@ -10,7 +10,7 @@ import collections
 import numpy as np
 
 from ..checks import choice, flag, number, whole_steps
-from ..ops import anneal, f32, first_of
+from ..ops import anneal, f32, first_of, fractions
 from .base import MOMENTUM_DOC, Policy, max_lr, restore
 
 OneCycleSpec = collections.namedtuple('OneCycleSpec', (
@@ -73,13 +73,13 @@ lr / final_div_factor, where it holds.
         return restore(clr, 'max_lr', state['max_lr'], np.float32,
                        state['max_lr'])
 
-    def schedule(self, ops, c, base, spec, state):
+    def schedule(self, ops, c, base, now):
         """(lr, momentum) in float64 at step c. The phase that c falls in
         (the first whose last step is >= c, else the last) gives its
         constants, selected by c, to one interpolation from its start to
         its end; after total_steps - 1 the last phase's end holds."""
         t = ops.wide(c)
-        ends = phase_ends(spec.pct_start, spec.total_steps, spec.three_phase)
+        ends = phase_ends(now.pct_start, now.total_steps, now.three_phase)
         starts = (0.,) + ends[:-1]
         inside = [t <= ops.const(end) for end in ends[:-1]]
 
@@ -87,26 +87,21 @@ lr / final_div_factor, where it holds.
             """values[i] of the phase that step c falls in."""
             return first_of(ops, inside, values)
         # the part of the phase still to go: 1 at its start, 0 at its end
-        # (x * (1 / n), never x / n: TensorFlow's constant folding rewrites
-        # the latter into the former, which numpy would not)
         end = pick([ops.const(e) for e in ends])
         inv = pick([ops.const(1. / (e - s)) for s, e in zip(starts, ends)])
-        rest = ops.minimum(ops.maximum((end - t) * inv, ops.const(0.)),
-                           ops.const(1.))
+        rest, = fractions(ops, inv, [end - t])
         lr_a, lr_b, m_a, m_b = zip(*_phases(ops, base,
-                                            ops.wide(state['max_lr']), spec))
-        lr = anneal(ops, pick(lr_a), pick(lr_b), rest, spec.anneal_strategy)
+                                            ops.wide(now.max_lr), now))
+        lr = anneal(ops, pick(lr_a), pick(lr_b), rest, now.anneal_strategy)
         momentum = None
-        if spec.base_momentum is not None:
+        if now.base_momentum is not None:
             momentum = anneal(ops, pick(m_a), pick(m_b), rest,
-                              spec.anneal_strategy)
+                              now.anneal_strategy)
         return lr, momentum
 
     def length(self, spec):
         return spec.total_steps
 
-    def bounds(self, spec, lr):
-        return lr / spec.final_div_factor, spec.max_lr
 
 
 def phase_ends(pct, total, three):
@@ -116,14 +111,14 @@ def phase_ends(pct, total, three):
     return (pct * total - 1, total - 1.)
 
 
-def _phases(ops, base, top, spec):
+def _phases(ops, base, top, now):
     """(lr from, lr to, momentum from, momentum to) of each phase."""
-    low = base * ops.const(1. / spec.final_div_factor)
+    low = base * ops.const(1. / now.final_div_factor)
     hi_m = lo_m = None
-    if spec.base_momentum is not None:
-        hi_m = ops.const(f32(spec.max_momentum))
-        lo_m = ops.const(f32(spec.base_momentum))
-    if spec.three_phase:
+    if now.base_momentum is not None:
+        hi_m = ops.const(f32(now.max_momentum))
+        lo_m = ops.const(f32(now.base_momentum))
+    if now.three_phase:
         return [(base, top, hi_m, lo_m), (top, base, lo_m, hi_m),
                 (base, low, hi_m, hi_m)]
     return [(base, top, hi_m, lo_m), (top, low, lo_m, hi_m)]

@@ -12,8 +12,9 @@ import math
 
 import numpy as np
 
-from ..checks import FLOAT32, did_you_mean, number, whole_steps
-from ..ops import anneal, f32, first_of, held
+from ..checks import (FLOAT32, did_you_mean, non_negative, number,
+                      whole_steps)
+from ..ops import anneal, f32, first_of, fractions, held
 from .base import Policy
 
 PhasesSpec = collections.namedtuple('PhasesSpec', (
@@ -117,24 +118,24 @@ a warm-up before a cycle or restarts.
             clr['phases'][-1] = change(_policy(last), dict(last))
         return clr
 
-    def schedule(self, ops, c, base, spec, state):
+    def schedule(self, ops, c, base, now):
         """(lr, momentum) in float64: each phase's value from its start a
         to its end b, written as a * w_a + b * w_b with both weights >= 0
         (no cancellation at either end), selected by the step. Phases of
         the same shape share one evaluation: the step selects the phase's
         numbers first (`_shared_values`)."""
         t = ops.wide(c)
-        ends = [phase.start + phase.steps for phase in spec.phases]
+        ends = [phase.start + phase.steps for phase in now.phases]
         before = [t < ops.const(end) for end in ends]
-        values = _shared_values(ops, spec.phases, base, t, before)
-        lr = ops.const(spec.phases[-1].to)
+        values = _shared_values(ops, now.phases, base, t, before)
+        lr = ops.const(now.phases[-1].to)
         momentum = None
-        if spec.then is not None:   # as the policy alone from the last 'to'
-            last = spec.phases[-1]
+        if now.then is not None:    # as the policy alone from the last 'to'
+            last = now.phases[-1]
             since = ops.maximum(c - np.float32(last.start + last.steps),
                                 np.float32(0.))
-            lr, momentum = _policy(spec.then).schedule(
-                ops, since, ops.const(f32(last.to)), spec.then, state)
+            lr, momentum = _policy(now.then).schedule(
+                ops, since, ops.const(f32(last.to)), now.then)
         for i in reversed(range(len(values))):
             lr = ops.where(before[i], values[i], lr)
         return lr, momentum
@@ -146,11 +147,6 @@ a warm-up before a cycle or restarts.
         after = _policy(spec.then).length(spec.then)
         return None if after is None else end + after
 
-    def bounds(self, spec, lr):
-        levels = [lr] + [phase.to for phase in spec.phases]
-        if spec.then is not None:
-            levels += _policy(spec.then).bounds(spec.then, f32(levels[-1]))
-        return min(levels), max(levels)
 
 
 def _policy(clr_or_spec):
@@ -198,7 +194,7 @@ def _phase(i, entry, start, level):
                              % (where, key, entry))
     steps = whole_steps("%s['steps']" % where, entry['steps'],
                         'the length of the phase')
-    to = number("%s['to']" % where, entry['to'], '>= 0', lambda v: v >= 0)
+    to = non_negative("%s['to']" % where, entry['to'])
     shape = _shape(where, entry.get('shape', 'linear'))
     power = _power(where, entry, shape)
     if shape == 'exp' and not (level > 0 and to > 0):
@@ -258,11 +254,8 @@ def _value(ops, shape, power, a, b, t, start, end, inv):
     """A phase's value at step t, from a to b, held between them: the phase
     runs from update `start` to `end`, and inv is 1 / (end - start)."""
     # the part done, p, and the part to go, 1 - p, each from the step
-    # (x * (1 / n), never x / n: TensorFlow's constant folding rewrites
-    # the latter into the former, which numpy would not)
     zero, one = ops.const(0.), ops.const(1.)
-    p = ops.minimum(ops.maximum((t - start) * inv, zero), one)
-    rest = ops.minimum(ops.maximum((end - t) * inv, zero), one)
+    p, rest = fractions(ops, inv, [t - start, end - t], (zero, one))
     if shape == 'cos':
         return anneal(ops, a, b, rest, 'cos')
     if shape == 'linear':
