@@ -54,7 +54,8 @@ from keras.utils.generic_utils import get_custom_objects
 from _clr_optimizers.callbacks import AtomicModelCheckpoint, LRLogger
 from _clr_optimizers.checks import STATE_KEYS, non_negative, number
 from _clr_optimizers.docs import document, policies_text
-from _clr_optimizers.graph import (InPlace, LoadGuard, fusable, is_resource,
+from _clr_optimizers.graph import (InPlace, LoadGuard, is_resource,
+                                   kernel_applies,
                                    read as _read, snapshot_readers)
 from _clr_optimizers.ops import GraphOps
 from _clr_optimizers.per_parameter import PerParameter
@@ -88,12 +89,13 @@ class _CLROptimizer(Scheduled, Persistent, keras_optimizers.Optimizer):
 
     A subclass states its update rule and nothing else:
         `_slot_names()`: the per-parameter slots;
-        `_hyper(step)`: this step's tensors shared by every parameter;
+        `_hyper(step)`: this step's tensors shared by every parameter,
+            those that scale with the learning rate from `_at_rate(h, lr)`;
         `_rule(h, p, g, *slots)`: Keras's formula, op by op, giving the new
             parameter and the new slots;
         `_kernel(in_place, h, p, g, *slots)`: the same update with
             TensorFlow's fused kernel, each write of p made through
-            `in_place` (`_fuses()`: whether it can); returns the op after
+            `in_place` (`_has_kernel()`: whether it can); returns the op after
             which p and its slots hold their new values;
         `_state_updates(h)`: (variable, value) pairs written once per step.
     """
@@ -112,7 +114,7 @@ class _CLROptimizer(Scheduled, Persistent, keras_optimizers.Optimizer):
         # State that get_config reports, accepted back so that a config
         # rebuilds the optimizer, through from_config or a plain call
         # (horovod.keras.load_model calls the class with the config).
-        state = {key: kwargs.pop(key) for key in STATE_KEYS if key in kwargs}
+        carried = {key: kwargs.pop(key) for key in STATE_KEYS if key in kwargs}
         self.fused = kwargs.pop('fused', True)
         if not isinstance(self.fused, bool):
             raise TypeError('fused=%r: expected True or False.'
@@ -123,19 +125,19 @@ class _CLROptimizer(Scheduled, Persistent, keras_optimizers.Optimizer):
             kwargs.pop('lr_multipliers', None))
         super(_CLROptimizer, self).__init__(**kwargs)
         spec = validate(type(self), learning_rate, self.initial_decay, clr,
-                        momentum, state)
-        self._guard = LoadGuard(state.get('iterations', 0) > 0)
+                        momentum, carried)
+        self._guard = LoadGuard(carried.get('iterations', 0) > 0)
         with K.name_scope(type(self).__name__):
-            self.iterations = K.variable(int(state.get('iterations', 0)),
+            self.iterations = K.variable(int(carried.get('iterations', 0)),
                                          dtype='int64', name='iterations')
             self.learning_rate = K.variable(learning_rate,
                                             name='learning_rate')
             self.decay = K.variable(self.initial_decay, name='decay')
-            self.current_lr = K.variable(state.get('current_lr', 0.),
+            self.current_lr = K.variable(carried.get('current_lr', 0.),
                                          name='current_lr')
             self._schedule_state = None if spec is None else ScheduleState(
                 clr, spec, type(self).__name__, self.momentum_argument, self,
-                state)
+                carried)
             # a momentum that `clr` cycles has no variable of its own: the
             # schedule computes it (and Horovod's momentum correction, which
             # writes `optimizer.momentum` where it exists, leaves it alone)
@@ -161,8 +163,8 @@ class _CLROptimizer(Scheduled, Persistent, keras_optimizers.Optimizer):
         step = self._begin_update(grads, params)
         plan = self._per_parameter.resolve(params)
         h = self._hyper(step)
-        # an LR multiplier scales every rate of the rule: its own tensors
-        hypers = {factor: self._hyper(step._replace(lr=step.lr * factor))
+        # an LR multiplier scales the rule's rates, and only them
+        hypers = {factor: self._at_rate(h, step.lr * factor)
                   for factor in set(f for _, f in plan if f != 1.)}
         hypers[1.] = h
         slots = self._slots(params, *self._slot_names(),
@@ -170,21 +172,21 @@ class _CLROptimizer(Scheduled, Persistent, keras_optimizers.Optimizer):
         readers = snapshot_readers(params, grads)
         updates = []
         for i, (p, g) in enumerate(zip(params, grads)):
-            decays, factor = plan[i]
+            decayed, factor = plan[i]
             updates += self._update_parameter(
-                hypers[factor], p, g, [group[i] for group in slots], decays,
+                hypers[factor], p, g, [group[i] for group in slots], decayed,
                 readers[i])
         return self._end_update(step, updates, self._state_updates(h))
 
-    def _update_parameter(self, h, p, g, slots, decays=False, readers=()):
+    def _update_parameter(self, h, p, g, slots, decayed=False, readers=()):
         """One parameter's update, the one place that writes parameters and
         slots: decoupled weight decay first, p - lr * weight_decay * p with
         this update's lr (times the parameter's multiplier), then the fused
         kernel where one applies (a dense gradient, resource variables, no
         constraint), else the rule op by op. The fused writes, in place,
         wait for `readers` (see `graph.snapshot_readers`)."""
-        shrink = h.lr * self._per_parameter.weight_decay if decays else None
-        if self._fuses() and fusable(self.fused, p, g, *slots):
+        shrink = h.lr * self._per_parameter.weight_decay if decayed else None
+        if self._has_kernel() and kernel_applies(self.fused, p, g, *slots):
             decayed = []
             if shrink is not None:
                 # after the forward pass's read of p (the gradient needs it)
@@ -201,9 +203,14 @@ class _CLROptimizer(Scheduled, Persistent, keras_optimizers.Optimizer):
             new_p = variable.constraint(new_p)
         return updates + [K.update(variable, new_p)]
 
-    def _fuses(self):
+    def _has_kernel(self):
         """Whether this optimizer's kernel can apply its rule."""
         return True
+
+    def _at_rate(self, h, lr):
+        """`h` (from `_hyper`) with its rates computed from the learning
+        rate `lr`; its other tensors are kept."""
+        return h._replace(lr=lr)
 
     def _slot_names(self):
         return ()
@@ -420,22 +427,24 @@ class CLRRMSprop(_CLROptimizer):
         rho = _read(self.rho)
         one_minus_rho = 1. - rho      # the same for every parameter
         s = K.sqrt(one_minus_rho)
-        lr_over_s, epsilon = step.lr / s, K.constant(self.epsilon)
-        return _RMSpropStep(step.lr, rho, one_minus_rho, s, lr_over_s,
-                            epsilon)
+        return self._at_rate(_RMSpropStep(None, rho, one_minus_rho, s, None,
+                                          K.constant(self.epsilon)), step.lr)
+
+    def _at_rate(self, h, lr):
+        return h._replace(lr=lr, lr_over_s=lr / h.s)
 
     def _rule(self, h, p, g, a):
         new_a = h.rho * a + h.one_minus_rho * K.square(g)
         return p - h.lr * g / (K.sqrt(new_a) + self.epsilon), [new_a]
 
-    def _fuses(self):
+    def _has_kernel(self):
         return self._rho_value < 1      # the route below needs 1 - rho > 0
 
     def _kernel(self, in_place, h, p, g, a):
         # With s = sqrt(1 - rho), Adagrad's kernel on a * rho, the gradient
         # g * s and the rate lr / s computes the rule: a = rho * a +
         # (1 - rho) * g**2; p = p - lr * g / (sqrt(a) + eps). It needs
-        # 1 - rho > 0; the constructor's rho decides (`_fuses`).
+        # 1 - rho > 0; the constructor's rho decides (`_has_kernel`).
         decayed = K.update(a, h.rho * a)
         with tf.control_dependencies([decayed]):
             return in_place(
@@ -559,9 +568,10 @@ class _AdamFamily(_CLROptimizer):
         return config
 
 
-_AdamStep = collections.namedtuple('_AdamStep', 'lr lr_t beta_1 beta_2 '
-                                   'beta_1_t beta_2_t one_minus_beta_1 '
-                                   'one_minus_beta_2 epsilon')
+_AdamStep = collections.namedtuple('_AdamStep', 'lr lr_t correction beta_1 '
+                                   'beta_2 beta_1_t beta_2_t '
+                                   'one_minus_beta_1 one_minus_beta_2 '
+                                   'epsilon')
 
 
 @_register
@@ -598,9 +608,13 @@ class CLRAdam(_AdamFamily):
         lr, beta_1, beta_2 = step.lr, step.momentum, _read(self.beta_2)
         t = step.k + 1
         beta_1_t, beta_2_t = K.pow(beta_1, t), K.pow(beta_2, t)
-        lr_t = lr * (K.sqrt(1. - beta_2_t) / (1. - beta_1_t))
-        return _AdamStep(lr, lr_t, beta_1, beta_2, beta_1_t, beta_2_t,
-                         1. - beta_1, 1. - beta_2, K.constant(self.epsilon))
+        correction = K.sqrt(1. - beta_2_t) / (1. - beta_1_t)
+        return self._at_rate(_AdamStep(
+            None, None, correction, beta_1, beta_2, beta_1_t, beta_2_t,
+            1. - beta_1, 1. - beta_2, K.constant(self.epsilon)), lr)
+
+    def _at_rate(self, h, lr):
+        return h._replace(lr=lr, lr_t=lr * h.correction)
 
     def _rule(self, h, p, g, m, v, vhat=None):
         m_t = (h.beta_1 * m) + h.one_minus_beta_1 * g
@@ -661,9 +675,12 @@ class CLRAdamax(_AdamFamily):
         lr, beta_1, beta_2 = step.lr, step.momentum, _read(self.beta_2)
         t = step.k + 1
         beta_1_t = K.pow(beta_1, t)
-        lr_t = lr / (1. - beta_1_t)
-        return _AdamStep(lr, lr_t, beta_1, beta_2, beta_1_t, None,
-                         1. - beta_1, None, K.constant(self.epsilon))
+        return self._at_rate(_AdamStep(
+            None, None, 1. - beta_1_t, beta_1, beta_2, beta_1_t, None,
+            1. - beta_1, None, K.constant(self.epsilon)), lr)
+
+    def _at_rate(self, h, lr):
+        return h._replace(lr=lr, lr_t=lr / h.correction)
 
     def _rule(self, h, p, g, m, u):
         m_t = (h.beta_1 * m) + h.one_minus_beta_1 * g
@@ -681,7 +698,7 @@ class CLRAdamax(_AdamFamily):
             grad=g, use_locking=False)
 
 
-_NadamStep = collections.namedtuple('_NadamStep', 'lr beta_1 beta_2 '
+_NadamStep = collections.namedtuple('_NadamStep', 'lr r beta_1 beta_2 '
                                     'm_schedule_new momentum_cache_t_1 '
                                     'g_scale m_scale v_scale '
                                     'one_minus_cache_t one_minus_beta_1 '
@@ -742,13 +759,16 @@ class CLRNadam(_AdamFamily):
         # (sqrt(v_t) + epsilon * r) / r with r = sqrt(v_scale), the step is
         # g_coef * g + m_coef * m_t over sqrt(v_t) + epsilon * r.
         r = K.sqrt(v_scale)
-        g_coef = lr * r * one_minus_cache_t / g_scale
-        m_coef = lr * r * momentum_cache_t_1 / m_scale
         epsilon_r, zero = self.epsilon * r, K.constant(0.)
-        return _NadamStep(lr, beta_1, beta_2, m_schedule_new,
-                          momentum_cache_t_1, g_scale, m_scale, v_scale,
-                          one_minus_cache_t, 1. - beta_1, 1. - beta_2,
-                          g_coef, m_coef, epsilon_r, zero)
+        return self._at_rate(_NadamStep(
+            None, r, beta_1, beta_2, m_schedule_new, momentum_cache_t_1,
+            g_scale, m_scale, v_scale, one_minus_cache_t, 1. - beta_1,
+            1. - beta_2, None, None, epsilon_r, zero), lr)
+
+    def _at_rate(self, h, lr):
+        return h._replace(
+            lr=lr, g_coef=lr * h.r * h.one_minus_cache_t / h.g_scale,
+            m_coef=lr * h.r * h.momentum_cache_t_1 / h.m_scale)
 
     def _rule(self, h, p, g, m, v):
         g_prime = g / h.g_scale

@@ -2587,16 +2587,16 @@ def test_bad_clr_is_refused_at_construction(clr, error, message):
 @pytest.mark.parametrize('cls', ALL, ids=ids(ALL))
 def test_every_optimizer_routes_clr_through_one_validation(cls, monkeypatch):
     """The table above runs on SGD; each class hands its clr, its base rate
-    and its momentum argument to the same validation."""
+    and its momentum argument to the same validation (the one clr_schedule
+    and a restored state use too)."""
     calls = []
-    from _clr_optimizers import schedule_state
-    real = schedule_state.validate_clr
+    real = clr_schedules.validate_clr
 
     def spy(clr, lr, momentum_arg, owner):
         calls.append((clr, lr, momentum_arg, owner))
         return real(clr, lr, momentum_arg, owner)
 
-    monkeypatch.setattr(schedule_state, 'validate_clr', spy)
+    monkeypatch.setattr(clr_schedules, 'validate_clr', spy)
     clr = {'max_lr': 0.06, 'step_size': 10}
     cls(lr=0.01, clr=clr)
     momentum_arg = {SGD: 'momentum', Adam: 'beta_1', Adamax: 'beta_1',

@@ -23,7 +23,7 @@ def is_resource(variable):
     return isinstance(variable, tf.Variable) and hasattr(variable, 'handle')
 
 
-def fusable(fused, param, grad, *slots):
+def kernel_applies(fused, param, grad, *slots):
     """Whether TensorFlow's fused training kernel applies the update: asked
     for (`fused`), a dense gradient, resource variables, and no constraint
     to apply."""

@@ -42,7 +42,7 @@ class PerParameter(object):
                                                 added)
 
     def plan(self, params):
-        """[(decays, lr factor)] for each parameter, by name; checks that
+        """[(decayed, lr factor)] for each parameter, by name; checks that
         every pattern matches a parameter and none matches twice."""
         names = [p.name for p in params]
         plan = []
@@ -56,9 +56,9 @@ class PerParameter(object):
                     'give each weight one factor.' % (
                         name, len(factors), ', '.join(
                             '%r: %r' % pair for pair in factors)))
-            decays = self.weight_decay > 0 and not any(
+            decayed = self.weight_decay > 0 and not any(
                 re.search(pattern, name) for pattern in self.exclude)
-            plan.append((decays, factors[0][1] if factors else 1.))
+            plan.append((decayed, factors[0][1] if factors else 1.))
         for what, patterns in (('weight_decay_exclude', self.exclude),
                                ('lr_multipliers', sorted(self.multipliers))):
             for pattern in patterns:
@@ -73,8 +73,8 @@ class PerParameter(object):
         """`plan`, when the training function is built: records the names
         of the decayed weights and closes the exclusions."""
         plan = self.plan(params)
-        self.decayed = [p.name for p, (decays, _) in zip(params, plan)
-                        if decays]
+        self.decayed = [p.name for p, (decayed, _) in zip(params, plan)
+                        if decayed]
         return plan
 
     def config(self):

@@ -8,7 +8,7 @@ import numpy as np
 from keras import backend as K
 from keras.utils.generic_utils import CustomObjectScope
 
-from .checks import non_negative, validate_state
+from .schedule import validate_schedule
 
 
 class OptimizerStateError(Exception):
@@ -65,10 +65,10 @@ class Persistent(object):
         if self.cycles_momentum:
             state['current_momentum'] = saved(self.current_momentum)
         try:
-            validate_state(state)
-            lr = non_negative('learning_rate', saved(self.learning_rate))
-            if schedule_state is not None:
-                schedule_state.check_saved(saved, lr)
+            validate_schedule(saved(self.learning_rate), 0., None if
+                              schedule_state is None else
+                              schedule_state.saved_clr(saved), state,
+                              self.momentum_argument, type(self).__name__)
         except (TypeError, ValueError) as e:
             raise OptimizerStateError('%s: saved optimizer state is not '
                                       'valid: %s' % (type(self).__name__, e))

@@ -306,8 +306,8 @@ def _per_parameter_for(plan, weights):
     """The model's weight decay and LR multipliers for the clone, whose
     weights TensorFlow names apart (dense_1/kernel:0 is dense_1_1/kernel:0
     there): by exact name, weight by weight (the same order)."""
-    return {'weight_decay_exclude': [exact_name(w) for w, (decays, _) in
-                                     zip(weights, plan) if not decays],
+    return {'weight_decay_exclude': [exact_name(w) for w, (decayed, _) in
+                                     zip(weights, plan) if not decayed],
             'lr_multipliers': {exact_name(w): factor for w, (_, factor) in
                                zip(weights, plan) if factor != 1.} or None}
 

@@ -7,7 +7,7 @@ from __future__ import print_function
 
 import numpy as np
 
-from .checks import did_you_mean, non_negative, number
+from .checks import did_you_mean, non_negative, number, validate_state
 from .ops import NumpyOps
 from .policies import POLICIES, default
 from .policies.base import Current
@@ -114,6 +114,31 @@ def momentum_bounds(clr, momentum_arg, owner):
     return base_m, max_m
 
 
+def validate_schedule(lr, decay, clr, carried, momentum_arg, owner,
+                      lr_name='learning_rate'):
+    """What every entry point checks alike (the constructor, `clr_schedule`
+    and a restored state): the base rate `lr`, `decay`, the `clr` dict and
+    `carried`, the saved state a config carries (`checks.STATE_KEYS`),
+    which must belong to the schedule. Returns (lr, decay, spec or None)."""
+    validate_state(carried)
+    lr = non_negative(lr_name, lr)
+    decay = non_negative('decay', decay)
+    spec = None if clr is None else validate_clr(clr, lr, momentum_arg, owner)
+    check_decay(spec, decay)
+    cycles = spec is not None and spec.base_momentum is not None
+    scaled = 'the factor on a schedule (see `lr`)'
+    for key, of, needs in (
+            ('cycle_iterations', 'a cyclical learning rate', spec),
+            ('lr_scale', scaled, spec), ('lr_written', scaled, spec),
+            ('lr_scale_before', scaled, spec),
+            ('current_momentum', 'a cyclical momentum', cycles or None)):
+        if key in carried and needs is None:
+            raise ValueError('%s=%r is state of %s, but %s.' % (
+                key, carried[key], of, 'clr is None' if spec is None else
+                'clr has no base_momentum and max_momentum'))
+    return lr, decay, spec
+
+
 def check_decay(spec, decay):
     """decay lowers the base of a policy that declares `uses_decay`; the
     others set the whole schedule themselves, so decay is refused."""
@@ -181,16 +206,10 @@ def clr_schedule(iterations, lr, clr, decay=0.0, cycle_iterations=None,
     k = np.asarray(iterations, dtype=np.int64).astype(np.float32)
     c = k if cycle_iterations is None else (
         np.asarray(cycle_iterations, dtype=np.int64).astype(np.float32))
-    lr = non_negative('lr', lr)
-    decay = non_negative('decay', decay)
-    spec = None if clr is None else validate_clr(clr, lr, 'momentum',
-                                                 'clr_schedule')
-    check_decay(spec, decay)
-    scale = non_negative('lr_scale', lr_scale)
-    if spec is None and scale != 1:
-        raise ValueError('lr_scale=%r scales a schedule, but clr is None '
-                         '(without one, the callbacks set lr itself).'
-                         % (lr_scale,))
+    scale = {} if lr_scale == 1 else {'lr_scale': lr_scale}
+    lr, decay, spec = validate_schedule(lr, decay, clr, scale, 'momentum',
+                                        'clr_schedule', lr_name='lr')
+    scale = float(lr_scale)
     state = {} if spec is None else dict(policy_of(spec).state(spec))
     f32 = np.float32
     lr_k, momentum_k = schedule(NumpyOps, k, c, f32(lr),

@@ -10,45 +10,31 @@ import warnings
 
 from keras import backend as K
 
-from .checks import non_negative, number, validate_state
+from .checks import non_negative, number
 from .docs import fill
 from .graph import read
 from .lr_view import ScheduledRate
 from .ops import GraphOps
-from .schedule import (check_decay, clr_schedule, policy_of, schedule,
-                       validate_clr)
+from .schedule import (clr_schedule, policy_of, schedule, validate_clr,
+                       validate_schedule)
 
 
-def validate(cls, learning_rate, decay, clr, momentum, state):
+def validate(cls, learning_rate, decay, clr, momentum, carried):
     """Validates the arguments of an optimizer of class `cls` (its
-    `momentum_argument`, and what that argument allows); returns the
-    policy's spec, or None without `clr`."""
-    validate_state(state)
-    lr = non_negative('learning_rate', learning_rate)
-    non_negative('decay', decay)
+    `momentum_argument`, and what that argument allows): the schedule's as
+    everywhere (`schedule.validate_schedule`), then the momentum. Returns
+    the policy's spec, or None without `clr`."""
+    _, _, spec = validate_schedule(learning_rate, decay, clr, carried,
+                                   cls.momentum_argument, cls.__name__)
     if momentum is not None:
         number(cls.momentum_argument, momentum, *cls._momentum_allowed)
-    spec = None if clr is None else validate_clr(
-        clr, lr, cls.momentum_argument, cls.__name__)
-    check_decay(spec, decay)
-    cycles = spec is not None and spec.base_momentum is not None
-    if cycles and momentum != cls._momentum_default:
+    if (spec is not None and spec.base_momentum is not None and
+            momentum != cls._momentum_default):
         raise ValueError(
             '%s=%r conflicts with clr base_momentum/max_momentum, which '
             'drive %s; leave %s at its default (%r).'
             % ((cls.momentum_argument, momentum) +
                (cls.momentum_argument,) * 2 + (cls._momentum_default,)))
-    scaled = 'the factor on a schedule (see `lr`)'
-    for key, of, needed in (
-            ('cycle_iterations', 'a cyclical learning rate', 'clr'),
-            ('lr_scale', scaled, 'clr'), ('lr_written', scaled, 'clr'),
-            ('lr_scale_before', scaled, 'clr'),
-            ('current_momentum', 'a cyclical momentum', 'momentum')):
-        if key in state and not (cycles if needed == 'momentum' else
-                                 spec is not None):
-            raise ValueError('%s=%r is state of %s, but %s.' % (
-                key, state[key], of, 'clr is None' if spec is None else
-                'clr has no base_momentum and max_momentum'))
     return spec
 
 
@@ -65,32 +51,34 @@ class ScheduleState(object):
         momentum_argument: what a cycling momentum drives, or None.
         optimizer: its `iterations`, `learning_rate` and `current_lr`
             variables, and `_next_lr(scale)` (see `ScheduledRate`).
-        state: the saved state a config carries (`checks.STATE_KEYS`).
+        carried: the saved state a config carries (`checks.STATE_KEYS`).
     """
 
-    def __init__(self, clr, spec, owner, momentum_argument, optimizer, state):
+    def __init__(self, clr, spec, owner, momentum_argument, optimizer,
+                 carried):
         self.policy = policy_of(spec)
         self._owner, self._momentum_argument = owner, momentum_argument
         self._learning_rate = optimizer.learning_rate
-        self._given = (self.policy.kept(dict(clr), spec), spec)
+        self._given = (self.policy.resolved(dict(clr), spec), spec)
         self._read_back = None      # (variables' values, (spec, clr))
         self.cycle_iterations = K.variable(
-            int(state.get('cycle_iterations', state.get('iterations', 0))),
+            int(carried.get('cycle_iterations',
+                            carried.get('iterations', 0))),
             dtype='int64', name='cycle_iterations')
         self.variables = collections.OrderedDict(
             (name, K.variable(value, name=name))
             for name, value in self.policy.state(spec))
         # Keras's LR callbacks' factor on the schedule (see `view`): in the
         # config, not a weight, so 0.3.0's files load unchanged
-        self.lr_scale = K.variable(state.get('lr_scale', 1.), dtype='float64',
-                                   name='lr_scale')
+        self.lr_scale = K.variable(carried.get('lr_scale', 1.),
+                                   dtype='float64', name='lr_scale')
         self.current_momentum = None
         if spec.base_momentum is not None:
             self.current_momentum = K.variable(
-                state.get('current_momentum', 0.), name='current_momentum')
+                carried.get('current_momentum', 0.), name='current_momentum')
         pending = None
-        if 'lr_written' in state:
-            pending = (state['lr_written'], state['lr_scale_before'])
+        if 'lr_written' in carried:
+            pending = (carried['lr_written'], carried['lr_scale_before'])
         self.view = ScheduledRate(optimizer.iterations, optimizer.current_lr,
                                   self.lr_scale, optimizer._next_lr, pending)
 
@@ -119,10 +107,10 @@ class ScheduleState(object):
         if [values[name] for name, _ in self.policy.state(spec)] == [
                 float(value) for _, value in self.policy.state(spec)]:
             return spec, clr
-        clr = self.policy.saved(dict(clr), values)
+        clr = self.policy.from_state(dict(clr), values)
         spec = validate_clr(clr, float(lr), self._momentum_argument,
                             self._owner)
-        return spec, self.policy.kept(clr, spec)
+        return spec, self.policy.resolved(clr, spec)
 
     def schedule(self, ops, k, c, lr, decay, scale):
         """(lr, cycling momentum) of the update at the counters k and c
@@ -134,7 +122,7 @@ class ScheduleState(object):
         return schedule(ops, k, c, lr, decay, self._given[1],
                         self.variables, scale)
 
-    # -- what the optimizer reports and checks ---------------------------------
+    # -- what the optimizer reports and checks -----------------------------
 
     def config(self):
         """The state's entries of the optimizer's config."""
@@ -149,12 +137,11 @@ class ScheduleState(object):
                 self.current_momentum))
         return config
 
-    def check_saved(self, saved, lr):
-        """Validates the policy's state in `saved` (variable -> value) as
-        the constructor validates `clr`, for base rate `lr`."""
-        clr = self.policy.saved(dict(self._given[0]), {
+    def saved_clr(self, saved):
+        """The `clr` dict that restored values stand for (`saved`: variable
+        -> value), to be validated as the constructor's."""
+        return self.policy.from_state(dict(self._given[0]), {
             name: saved(v) for name, v in self.variables.items()})
-        validate_clr(clr, lr, self._momentum_argument, self._owner)
 
     def warn_past_end(self, planned):
         """See `_CLROptimizer.warn_past_end`."""
@@ -178,7 +165,7 @@ class ScheduleState(object):
                 UserWarning, stacklevel=3)
         return max(over, 0)
 
-    # -- restarting ------------------------------------------------------------
+    # -- restarting --------------------------------------------------------
 
     def reset(self, lr, args, changes):
         """`reset_cycle(lr, *args, **changes)`: see the optimizer's."""
@@ -205,7 +192,7 @@ class ScheduleState(object):
         if lr is not None:
             pairs.append((self._learning_rate, base))
         K.batch_set_value(pairs)
-        self._given = (self.policy.kept(clr, spec), spec)
+        self._given = (self.policy.resolved(clr, spec), spec)
         self._read_back = None
 
     def _changes(self, args, changes):
@@ -244,8 +231,8 @@ class Scheduled(object):
     @property
     def cycles_momentum(self):
         """Whether `clr` drives the momentum (`current_momentum` exists)."""
-        state = getattr(self, '_schedule_state', None)
-        return state is not None and state.current_momentum is not None
+        scheduled = getattr(self, '_schedule_state', None)
+        return scheduled is not None and scheduled.current_momentum is not None
 
     @property
     def clr(self):
@@ -253,21 +240,21 @@ class Scheduled(object):
         constructor's, with the values that the schedule's variables hold
         now, after `reset_cycle`, `set_weights` or a direct assign (as
         Horovod's broadcast makes)."""
-        state = self._schedule_state
-        return None if state is None else state.current()[1]
+        scheduled = self._schedule_state
+        return None if scheduled is None else scheduled.current()[1]
 
     def _schedule(self, ops, k, c, scale=None):
         """This update's (lr, cycling momentum) in the graph, from the
         counters read as float32, at the factor `scale` (default
         `lr_scale`'s value)."""
         decay = self.decay if self.initial_decay > 0 else None
-        state = self._schedule_state
-        if state is None:
+        scheduled = self._schedule_state
+        if scheduled is None:
             return schedule(ops, k, c, read(self.learning_rate), decay,
                             None, {})
         if scale is None:
             scale = read(self.lr_scale)
-        return state.schedule(ops, k, c, read(self.learning_rate), decay,
+        return scheduled.schedule(ops, k, c, read(self.learning_rate), decay,
                               scale)
 
     def _next_lr(self, scale):
@@ -288,8 +275,8 @@ class Scheduled(object):
         before any), and writing v makes every later LR the schedule times
         the factor in force at that update times v / that LR (`lr_scale`),
         keeping the schedule's shape and the momentum."""
-        state = self._schedule_state
-        return self.learning_rate if state is None else state.view
+        scheduled = self._schedule_state
+        return self.learning_rate if scheduled is None else scheduled.view
 
     def warn_past_end(self, planned):
         """Warns, once per optimizer, when `planned` more updates would run
@@ -300,8 +287,8 @@ class Scheduled(object):
         # Returns
             The number of planned updates past the end (0 when none).
         """
-        state = self._schedule_state
-        return 0 if state is None else state.warn_past_end(planned)
+        scheduled = self._schedule_state
+        return 0 if scheduled is None else scheduled.warn_past_end(planned)
 
     def reset_cycle(self, lr=None, *args, **changes):
         """Restarts the schedule at its start, optionally with new settings.

@@ -377,8 +377,8 @@ MUTANTS = [
     # Decoupled weight decay and LR multipliers.
     mutant('wd-not-scaled-by-lr', 'the decay ignores the learning rate '
            "(as TF contrib's AdamW)",
-           'shrink = h.lr * self._per_parameter.weight_decay if decays else',
-           'shrink = self._per_parameter.weight_decay if decays else'),
+           'shrink = h.lr * self._per_parameter.weight_decay if decayed else',
+           'shrink = self._per_parameter.weight_decay if decayed else'),
     mutant('wd-fused-missing', 'the fused path does not decay',
            'decayed = [p.assign_sub(shrink * p)]', 'decayed = []'),
     mutant('wd-op-missing', 'the rule op by op does not decay',
@@ -408,8 +408,8 @@ MUTANTS = [
            'if re.search(pattern, name)]', 'if re.match(pattern, name)]',
            path=PER_PARAMETER),
     mutant('multiplier-factor-dropped', 'a matched weight gets factor 1',
-           'plan.append((decays, factors[0][1] if factors else 1.))',
-           'plan.append((decays, 1.))', path=PER_PARAMETER),
+           'plan.append((decayed, factors[0][1] if factors else 1.))',
+           'plan.append((decayed, 1.))', path=PER_PARAMETER),
     mutant('multiplier-ambiguity-allowed', 'a weight two multiplier '
            'patterns match takes the first', 'if len(factors) > 1:',
            'if len(factors) > 2:', path=PER_PARAMETER),
@@ -418,8 +418,13 @@ MUTANTS = [
            'if not any(re.search(pattern, name) for name in names):',
            'if False:', path=PER_PARAMETER),
     mutant('multiplier-ignored', 'lr_multipliers are ignored',
-           'hypers = {factor: self._hyper(step._replace(lr=step.lr * factor))',
-           'hypers = {factor: self._hyper(step)'),
+           'hypers = {factor: self._at_rate(h, step.lr * factor)',
+           'hypers = {factor: self._at_rate(h, step.lr)'),
+    mutant('multiplier-adam-rate-unscaled', "a multiplier scales Adam's lr "
+           'but not its corrected rate lr_t',
+           'return h._replace(lr=lr, lr_t=lr * h.correction)',
+           'return h._replace(lr=lr, lr_t=h.lr_t if h.lr_t is not None '
+           'else lr * h.correction)'),
     # The update rules.
     mutant('sgd-velocity-sign', 'SGD (explicit rule) adds the gradient',
            'v = h.momentum * m - h.lr * g  # velocity',
@@ -439,8 +444,8 @@ MUTANTS = [
            'decayed = K.update(a, a)'),
     mutant('rmsprop-fused-rate', "RMSprop's fused route applies lr, not "
            'lr / sqrt(1 - rho)',
-           'lr_over_s, epsilon = step.lr / s, K.constant(self.epsilon)',
-           'lr_over_s, epsilon = step.lr, K.constant(self.epsilon)'),
+           'return h._replace(lr=lr, lr_over_s=lr / h.s)',
+           'return h._replace(lr=lr, lr_over_s=lr)'),
     mutant('adadelta-fused-epsilon', "Adadelta's kernel gets 10x epsilon",
            'rho=self.rho,\n            epsilon=h.epsilon, grad=g,',
            'rho=self.rho,\n            epsilon=h.epsilon * 10, grad=g,'),
@@ -486,7 +491,8 @@ MUTANTS = [
            'p_t = p - h.lr_t * m_t / (u_t + self.epsilon)',
            'p_t = p - h.lr_t * m_t / (u_t + 1e-4)'),
     mutant('adamax-no-bias-correction', 'Adamax without 1 / (1 - beta_1**t)',
-           'lr_t = lr / (1. - beta_1_t)', 'lr_t = lr'),
+           'return h._replace(lr=lr, lr_t=lr / h.correction)',
+           'return h._replace(lr=lr, lr_t=lr)'),
     mutant('nadam-epsilon', "Nadam's epsilon is 1e-4",
            'p_t = p - h.lr * m_t_bar / (K.sqrt(v_t_prime) + self.epsilon)',
            'p_t = p - h.lr * m_t_bar / (K.sqrt(v_t_prime) + 1e-4)'),

@@ -56,7 +56,7 @@ class Policy(object):
         with the model and set by reset_cycle."""
         return ()
 
-    def saved(self, clr, state):
+    def from_state(self, clr, state):
         """The `clr` dict that a restored state (name -> float) stands for:
         the truth after `set_weights` or a direct assign."""
         return clr
@@ -73,7 +73,7 @@ class Policy(object):
         None when it goes on (the callbacks warn when a fit runs past)."""
         return None
 
-    def kept(self, clr, spec):
+    def resolved(self, clr, spec):
         """The `clr` dict as the optimizer keeps it (e.g. a name made the
         function it names)."""
         return clr
@@ -115,7 +115,7 @@ class Current(object):
         return value
 
 
-def restore(clr, key, value, state_of, candidate):
+def set_from_state(clr, key, value, state_of, candidate):
     """Sets clr[key] from a restored state value unless the dict's own value
     already gives that state (so an unchanged 2000 stays 2000, not
     1999.9999 through 1 / float32(1 / 2000)).

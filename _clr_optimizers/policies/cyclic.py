@@ -14,7 +14,7 @@ from keras.utils.generic_utils import get_custom_objects
 
 from ..checks import FLOAT32, choice, number, steps
 from ..ops import between, f32
-from .base import MOMENTUM_DOC, Policy, max_lr, restore
+from .base import MOMENTUM_DOC, Policy, max_lr, set_from_state
 
 CyclicSpec = collections.namedtuple('CyclicSpec', (
     'policy', 'max_lr', 'step_size', 'step_size_down', 'mode', 'gamma',
@@ -89,16 +89,17 @@ lr + (max_lr - lr) * max(0, 1 - x) * scale, x = |k / step_size - 2 * cycle
                 ('step_size', np.float32(spec.step_size)),
                 ('step_size_down', np.float32(spec.step_size_down)))
 
-    def saved(self, clr, state):
-        restore(clr, 'max_lr', state['max_lr'], np.float32, state['max_lr'])
+    def from_state(self, clr, state):
+        set_from_state(clr, 'max_lr', state['max_lr'], np.float32,
+                       state['max_lr'])
         if 'inv_step_size' in state:
             inv = number('inv_step_size', state['inv_step_size'],
                          'in (0, 1] (1 / step_size, step_size >= 1)',
                          lambda v: 0 < v <= 1)
-            return restore(clr, 'step_size', inv,
+            return set_from_state(clr, 'step_size', inv,
                            lambda s: np.float32(1) / np.float32(s), 1. / inv)
         for key in ('step_size', 'step_size_down'):
-            restore(clr, key, state[key], np.float32, state[key])
+            set_from_state(clr, key, state[key], np.float32, state[key])
         return clr
 
     def schedule(self, ops, c, base, now):
@@ -134,7 +135,7 @@ lr + (max_lr - lr) * max(0, 1 - x) * scale, x = |k / step_size - 2 * cycle
                                ops.const(f32(now.base_momentum)), s)
         return lr, momentum
 
-    def kept(self, clr, spec):
+    def resolved(self, clr, spec):
         if clr.get('scale_fn') is not None:  # a name becomes the function
             clr['scale_fn'] = spec.scale_fn
         return clr

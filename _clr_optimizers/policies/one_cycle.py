@@ -11,7 +11,7 @@ import numpy as np
 
 from ..checks import choice, flag, number, whole_steps
 from ..ops import anneal, f32, first_of, fractions
-from .base import MOMENTUM_DOC, Policy, max_lr, restore
+from .base import MOMENTUM_DOC, Policy, max_lr, set_from_state
 
 OneCycleSpec = collections.namedtuple('OneCycleSpec', (
     'policy', 'max_lr', 'total_steps', 'pct_start', 'anneal_strategy',
@@ -69,8 +69,8 @@ lr / final_div_factor, where it holds.
     def state(self, spec):
         return (('max_lr', np.float32(spec.max_lr)),)
 
-    def saved(self, clr, state):
-        return restore(clr, 'max_lr', state['max_lr'], np.float32,
+    def from_state(self, clr, state):
+        return set_from_state(clr, 'max_lr', state['max_lr'], np.float32,
                        state['max_lr'])
 
     def schedule(self, ops, c, base, now):

@@ -97,11 +97,12 @@ a warm-up before a cycle or restarts.
             return ()
         return _policy(spec.then).state(spec.then)
 
-    def saved(self, clr, state):
-        return self._with_then(clr, lambda p, then: p.saved(then, state))
+    def from_state(self, clr, state):
+        return self._with_then(clr, lambda p, then: p.from_state(then, state))
 
-    def kept(self, clr, spec):
-        return self._with_then(clr, lambda p, then: p.kept(then, spec.then))
+    def resolved(self, clr, spec):
+        return self._with_then(clr, lambda p, then: p.resolved(then,
+                                                               spec.then))
 
     def config(self, clr):
         clr = self._with_then(clr, lambda p, then: p.config(then))
