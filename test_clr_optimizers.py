@@ -2133,6 +2133,22 @@ def test_kernel_returns_the_op_after_which_its_variables_are_final(cls,
             assert [w.name for w in writes if w not in before] == [], v.name
 
 
+@pytest.mark.parametrize('cls', WITH_MOMENTUM, ids=ids(WITH_MOMENTUM))
+def test_a_cycling_momentum_has_no_variable_of_its_own(cls):
+    """The schedule computes a cycling momentum: no `momentum` / `beta_1`
+    variable that nothing reads, saves or should write (Horovod's momentum
+    correction writes `optimizer.momentum` where it exists); without the
+    cycle the argument is a variable, as in Keras."""
+    name = cls.momentum_argument
+    cycling = cls(clr=dict(SEED_CLR, **MOMENTUM))
+    assert not hasattr(cycling, name) and cycling.cycles_momentum
+    assert name not in [v.name.split('/')[-1].split(':')[0]
+                        for v in tf.global_variables()]
+    plain = cls(clr=SEED_CLR)
+    assert K.get_value(getattr(plain, name)) == np.float32(
+        cls._momentum_default)
+
+
 def test_fused_must_be_a_bool_and_is_kept_in_config():
     with pytest.raises(TypeError, match="fused='no': expected True or False"):
         Adam(fused='no')

@@ -129,6 +129,7 @@ FIRST = {
     'wd-fused-before-gradient':
         'test_parameter_writes_wait_for_their_gradient_and_readers',
     'wd-fused-after-kernel': 'test_each_layer_decays_at_its_own_rate',
+    'multiplier-adam-rate-unscaled': 'test_updates_match_float64_reference',
     'phases-cos-end-from-cos':
         'test_each_shape_starts_and_ends_exactly_where_it_says',
     'phases-step-takes-its-to':
