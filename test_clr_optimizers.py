@@ -3744,6 +3744,7 @@ def test_schedule_state_follows_the_variables(via):
     clr = {'max_lr': 0.03, 'step_size': 10}
     opt = SGD(lr=0.01, clr=clr)
     model, _, _ = train(opt, 6)
+    assert opt.clr == clr           # read once before the variables change
     other = SGD(lr=0.01, clr=clr)
     train(other, 2)
     other.reset_cycle(max_lr=0.1, step_size=5)
