@@ -7,6 +7,8 @@ from __future__ import print_function
 import tensorflow as tf
 from keras import backend as K
 
+from .graph import read
+
 
 class ScheduledRate(object):
     """`optimizer.lr` of an optimizer with a schedule: `K.get_value`
@@ -44,7 +46,6 @@ class ScheduledRate(object):
     def _build(self):
         """(s, u, the value read) as graph tensors, built once."""
         if self._tensors is None:
-            read = tf.convert_to_tensor
             with self._iterations.graph.as_default(), K.name_scope('lr_view'):
                 pending = tf.equal(read(self._written_at),
                                    read(self._iterations))

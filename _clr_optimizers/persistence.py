@@ -49,7 +49,8 @@ class Persistent(object):
                     % (type(self).__name__, p.name, K.int_shape(p),
                        np.shape(w)))
         self._validate_saved_state(zip(params, weights))
-        K.batch_set_value(list(zip(params, weights)) + self._guard.mark_loaded())
+        K.batch_set_value(list(zip(params, weights)) +
+                          self._guard.mark_loaded())
 
     def _validate_saved_state(self, pairs):
         """Validates restored counters and bounds like the constructor's

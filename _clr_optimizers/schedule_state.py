@@ -96,20 +96,21 @@ class ScheduleState(object):
             list(self.variables.values())))
         if self._read_back is None or self._read_back[0] != values:
             self._read_back = (values, self._stands_for(dict(zip(
-                self.variables, values)), K.get_value(self._learning_rate)))
+                self.variables, values))))
         spec, clr = self._read_back[1]
         return spec, dict(clr)
 
-    def _stands_for(self, values, lr):
+    def _stands_for(self, values):
         """(spec, clr) of the given dict (the constructor's or the last
-        reset's) with the policy's state `values` (name -> float)."""
+        reset's) with the policy's state `values` (name -> float),
+        validated against the optimizer's learning rate."""
         clr, spec = self._given
         if [values[name] for name, _ in self.policy.state(spec)] == [
                 float(value) for _, value in self.policy.state(spec)]:
             return spec, clr
         clr = self.policy.from_state(dict(clr), values)
-        spec = validate_clr(clr, float(lr), self._momentum_argument,
-                            self._owner)
+        spec = validate_clr(clr, float(K.get_value(self._learning_rate)),
+                            self._momentum_argument, self._owner)
         return spec, self.policy.resolved(clr, spec)
 
     def schedule(self, ops, k, c, lr, decay, scale):
